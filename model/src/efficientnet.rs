@@ -1,0 +1,233 @@
+//! EfficientNet-Lite0: the backbone, as Google's "lite" variant defines it
+//! (ReLU6, no squeeze-excitation, TensorFlow "SAME" padding, BatchNorm eps 1e-3).
+//!
+//! Field names mirror the reference PyTorch implementation with the leading
+//! underscore dropped, so importing its weights is a plain prefix rename.
+
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
+use burn::tensor::module::adaptive_avg_pool2d;
+use burn::tensor::{Device, Tensor};
+
+/// BatchNorm epsilon of the TensorFlow original.
+const BN_EPS: f64 = 1e-3;
+/// PyTorch momentum 0.01 means the running mean moves 1% per batch.
+const BN_MOMENTUM: f64 = 0.01;
+
+/// Channels of the stem convolution.
+pub const STEM_CHANNELS: usize = 32;
+/// Channels of the last feature map (the head 1x1 convolution).
+pub const FEATURE_CHANNELS: usize = 1280;
+
+/// One MBConv block of the architecture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockSpec {
+    pub expand: usize,
+    pub kernel: usize,
+    pub stride: usize,
+    pub input: usize,
+    pub output: usize,
+}
+
+impl BlockSpec {
+    pub fn residual(&self) -> bool {
+        self.stride == 1 && self.input == self.output
+    }
+}
+
+/// The 16 MBConv blocks of Lite0, stage by stage:
+/// (expansion, kernel, stride, output channels, repeats).
+const STAGES: [(usize, usize, usize, usize, usize); 7] = [
+    (1, 3, 1, 16, 1),
+    (6, 3, 2, 24, 2),
+    (6, 5, 2, 40, 2),
+    (6, 3, 2, 80, 3),
+    (6, 5, 1, 112, 3),
+    (6, 5, 2, 192, 4),
+    (6, 3, 1, 320, 1),
+];
+
+/// Every block of Lite0 in order; the first of each stage carries the stride.
+pub fn lite0_blocks() -> Vec<BlockSpec> {
+    let mut blocks = Vec::with_capacity(16);
+    let mut input = STEM_CHANNELS;
+    for (expand, kernel, stride, output, repeats) in STAGES {
+        for r in 0..repeats {
+            blocks.push(BlockSpec {
+                expand,
+                kernel,
+                stride: if r == 0 { stride } else { 1 },
+                input,
+                output,
+            });
+            input = output;
+        }
+    }
+    blocks
+}
+
+fn relu6(x: Tensor<4>) -> Tensor<4> {
+    x.clamp(0.0, 6.0)
+}
+
+fn conv(channels: [usize; 2], kernel: usize, stride: usize, groups: usize, device: &Device) -> Conv2d {
+    Conv2dConfig::new(channels, [kernel, kernel])
+        .with_stride([stride, stride])
+        .with_groups(groups)
+        .with_padding(PaddingConfig2d::Same)
+        .with_bias(false)
+        .init(device)
+}
+
+fn batch_norm(channels: usize, device: &Device) -> BatchNorm {
+    BatchNormConfig::new(channels)
+        .with_epsilon(BN_EPS)
+        .with_momentum(BN_MOMENTUM)
+        .init(device)
+}
+
+/// Inverted residual block: 1x1 expand, depthwise kxk, 1x1 project.
+#[derive(Module, Debug)]
+pub struct MbConv {
+    pub expand_conv: Option<Conv2d>,
+    pub bn0: Option<BatchNorm>,
+    pub depthwise_conv: Conv2d,
+    pub bn1: BatchNorm,
+    pub project_conv: Conv2d,
+    pub bn2: BatchNorm,
+    pub residual: bool,
+}
+
+impl MbConv {
+    pub fn new(spec: &BlockSpec, device: &Device) -> Self {
+        let hidden = spec.input * spec.expand;
+        let (expand_conv, bn0) = if spec.expand != 1 {
+            (
+                Some(conv([spec.input, hidden], 1, 1, 1, device)),
+                Some(batch_norm(hidden, device)),
+            )
+        } else {
+            (None, None)
+        };
+        Self {
+            expand_conv,
+            bn0,
+            depthwise_conv: conv([hidden, hidden], spec.kernel, spec.stride, hidden, device),
+            bn1: batch_norm(hidden, device),
+            project_conv: conv([hidden, spec.output], 1, 1, 1, device),
+            bn2: batch_norm(spec.output, device),
+            residual: spec.residual(),
+        }
+    }
+
+    pub fn forward(&self, input: Tensor<4>) -> Tensor<4> {
+        let mut x = input.clone();
+        if let (Some(expand), Some(bn)) = (&self.expand_conv, &self.bn0) {
+            x = relu6(bn.forward(expand.forward(x)));
+        }
+        x = relu6(self.bn1.forward(self.depthwise_conv.forward(x)));
+        // No activation after the projection: a linear bottleneck.
+        x = self.bn2.forward(self.project_conv.forward(x));
+        if self.residual { x + input } else { x }
+    }
+}
+
+/// The EfficientNet-Lite0 feature extractor (everything but the classifier).
+/// Accepts any input size; the reference resolution is 224x224.
+#[derive(Module, Debug)]
+pub struct EfficientNetLite0 {
+    pub conv_stem: Conv2d,
+    pub bn0: BatchNorm,
+    pub blocks: Vec<MbConv>,
+    pub conv_head: Conv2d,
+    pub bn1: BatchNorm,
+}
+
+impl EfficientNetLite0 {
+    /// A randomly initialised network; load weights into it afterwards.
+    pub fn new(device: &Device) -> Self {
+        Self {
+            conv_stem: conv([3, STEM_CHANNELS], 3, 2, 1, device),
+            bn0: batch_norm(STEM_CHANNELS, device),
+            blocks: lite0_blocks().iter().map(|s| MbConv::new(s, device)).collect(),
+            conv_head: conv([320, FEATURE_CHANNELS], 1, 1, 1, device),
+            bn1: batch_norm(FEATURE_CHANNELS, device),
+        }
+    }
+
+    pub fn num_blocks(&self) -> usize {
+        self.blocks.len()
+    }
+
+    /// The stem and blocks `[0, cut)`: the part that stays frozen when only the
+    /// top blocks are fine-tuned, so its output can be cached.
+    pub fn forward_lower(&self, images: Tensor<4>, cut: usize) -> Tensor<4> {
+        let mut x = relu6(self.bn0.forward(self.conv_stem.forward(images)));
+        for block in &self.blocks[..cut.min(self.blocks.len())] {
+            x = block.forward(x);
+        }
+        x
+    }
+
+    /// Blocks `[cut, end)` and the head convolution: the last feature map
+    /// `[batch, 1280, h/32, w/32]` (the Grad-CAM target layer).
+    pub fn forward_upper(&self, lower: Tensor<4>, cut: usize) -> Tensor<4> {
+        let mut x = lower;
+        for block in &self.blocks[cut.min(self.blocks.len())..] {
+            x = block.forward(x);
+        }
+        relu6(self.bn1.forward(self.conv_head.forward(x)))
+    }
+
+    /// The last convolutional feature map for normalised images `[batch, 3, h, w]`.
+    pub fn feature_map(&self, images: Tensor<4>) -> Tensor<4> {
+        self.forward_upper(self.forward_lower(images, 0), 0)
+    }
+
+    /// Global-average-pooled features `[batch, 1280]`.
+    pub fn embed(&self, images: Tensor<4>) -> Tensor<2> {
+        pool(self.feature_map(images))
+    }
+}
+
+/// Global average pooling of a feature map to `[batch, channels]`.
+pub fn pool(features: Tensor<4>) -> Tensor<2> {
+    adaptive_avg_pool2d(features, [1, 1]).flatten(1, 3)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn architecture_matches_the_reference_table() {
+        let blocks = lite0_blocks();
+        assert_eq!(blocks.len(), 16);
+        let residual: Vec<usize> = (0..16).filter(|&i| blocks[i].residual()).collect();
+        assert_eq!(residual, vec![2, 4, 6, 7, 9, 10, 12, 13, 14]);
+        assert_eq!(blocks[8].input, 80);
+        assert_eq!(blocks[8].output, 112);
+        assert_eq!(blocks[15].output, 320);
+    }
+
+    #[test]
+    fn parameter_count_is_lite0s() {
+        let model = EfficientNetLite0::new(&Device::flex());
+        // The reference has 4,652,008 learnable parameters, 1,281,000 of them in
+        // the ImageNet classifier; burn also counts the BatchNorm running mean
+        // and variance (42,016 values, as many as the BatchNorm gammas and betas).
+        assert_eq!(model.num_params(), 4_652_008 - 1_281_000 + 42_016);
+    }
+
+    #[test]
+    fn any_input_size_gives_a_feature_map() {
+        let device = Device::flex();
+        let model = EfficientNetLite0::new(&device);
+        for (h, w) in [(64usize, 64usize), (75, 100), (33, 47)] {
+            let x = Tensor::<4>::zeros([1, 3, h, w], &device);
+            let y = model.feature_map(x);
+            assert_eq!(y.dims(), [1, FEATURE_CHANNELS, h.div_ceil(32), w.div_ceil(32)]);
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! dermlens' model: EfficientNet-Lite0, its classifier head and the
+//! preprocessing both the CLI and the browser app use. No file or network
+//! I/O and no platform code: callers pass bytes and choose the device.
+
+pub mod classes;
+pub mod classifier;
+pub mod efficientnet;
+pub mod preprocess;
+pub mod weights;

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Runs every dermlens test: the workspace's unit and integration tests
+# (including the golden logits on the CPU and, via lavapipe, on wgpu) and the
+# wasm build of the model crate. Installs what it needs first.
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+cd "$ROOT"
+
+setup_native
+setup_wasm
+
+log "cargo test --workspace --release"
+cargo test --workspace --release
+
+log "model crate for wasm32-unknown-unknown"
+cargo build -p model --target wasm32-unknown-unknown --release
