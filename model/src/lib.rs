@@ -2,8 +2,11 @@
 //! preprocessing both the CLI and the browser app use. No file or network
 //! I/O and no platform code: callers pass bytes and choose the device.
 
+pub mod bundle;
+pub mod calibration;
 pub mod classes;
 pub mod classifier;
 pub mod efficientnet;
+pub mod ensemble;
 pub mod preprocess;
 pub mod weights;

@@ -71,7 +71,7 @@ fn max_differences(device: &Device) -> Vec<(String, f32)> {
     for (name, case) in cases {
         let (image, norm) = name.split_once('|').expect("case name is image|normalisation");
         let input = Tensor::<4>::from_data(TensorData::new(case_input(image, norm), [1, 3, 224, 224]), device);
-        let logits: Vec<f32> = classifier.forward(input).into_data().into_vec().expect("f32 logits");
+        let logits: Vec<f32> = classifier.forward(input).into_data().try_into_vec().expect("f32 logits");
         let expected: Vec<f32> = case["logits"]
             .as_array()
             .expect("logits")

@@ -1,10 +1,18 @@
 //! `dermlens`: import, train, evaluate and run dermlens models natively.
 
+mod bundle_dir;
+mod calibrate;
 mod data;
+mod export;
 mod files;
 mod import;
+mod infer;
 mod metrics;
+mod predict;
+mod progress;
 mod rng;
+mod split_cmd;
+mod train;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,12 +36,106 @@ enum Command {
         #[arg(long, default_value = "lite0-imagenet.bpk")]
         out: PathBuf,
     },
+    /// Split a dataset into train / validation / test parts by lesion, stratified by class.
+    ///
+    /// Reads HAM10000 (HAM10000_metadata.csv and its image folders), ISIC 2019
+    /// (ISIC_2019_Training_GroundTruth.csv) or a folder with one subfolder per class.
+    Split {
+        /// Dataset folder (or its CSV file).
+        dataset: PathBuf,
+        /// Further folders holding the images of a CSV-described dataset.
+        #[arg(long)]
+        images: Vec<PathBuf>,
+        /// Where to write the split.
+        #[arg(long, default_value = "split.csv")]
+        out: PathBuf,
+        /// Share of each class's images for validation.
+        #[arg(long, default_value_t = 0.15)]
+        val: f64,
+        /// Share of each class's images for the final test.
+        #[arg(long, default_value_t = 0.15)]
+        test: f64,
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+        /// List and skip missing, unreadable, duplicate or unlabelled images instead of failing.
+        #[arg(long)]
+        skip_bad: bool,
+    },
+    /// Train an ensemble from the ImageNet backbone on a split: the head on
+    /// cached frozen features, then the top blocks.
+    Train {
+        #[command(flatten)]
+        options: train::TrainOptions,
+        /// Run folder for caches, checkpoints and logs.
+        #[arg(long)]
+        out: PathBuf,
+        /// Continue the run in --out with its saved options, after the last finished epoch.
+        #[arg(long)]
+        resume: bool,
+    },
+    /// Fit one temperature per member and the ensemble's thresholds on the validation part.
+    Calibrate {
+        /// Run folder written by `dermlens train`.
+        run: PathBuf,
+        /// Do not average each member over flipped copies of the image.
+        #[arg(long)]
+        no_tta: bool,
+    },
+    /// Write the model bundle the web app and `predict` load.
+    Export {
+        /// Calibrated run folder.
+        run: PathBuf,
+        /// Bundle folder to write.
+        #[arg(long, default_value = "public/model")]
+        out: PathBuf,
+        /// Storage of convolution and linear weights.
+        #[arg(long, value_enum, default_value = "int8")]
+        encoding: EncodingArg,
+        /// Where the model comes from and its terms of use, shown to users.
+        #[arg(long, default_value = export::HAM10000_PROVENANCE)]
+        provenance: String,
+    },
+    /// Predict image files or folders into a CSV: image, one probability per class, prediction.
+    Predict {
+        /// Images, or folders searched recursively.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Bundle folder written by `dermlens export`.
+        #[arg(long, default_value = "public/model")]
+        model: PathBuf,
+        #[arg(long, default_value = "predictions.csv")]
+        out: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum EncodingArg {
+    F32,
+    F16,
+    Int8,
+}
+
+impl From<EncodingArg> for model::bundle::Encoding {
+    fn from(e: EncodingArg) -> Self {
+        match e {
+            EncodingArg::F32 => Self::F32,
+            EncodingArg::F16 => Self::F16,
+            EncodingArg::Int8 => Self::Int8,
+        }
+    }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::ImportBackbone { pth, out } => import::run(&pth, &out),
+        Command::Split { dataset, images, out, val, test, seed, skip_bad } => {
+            split_cmd::run(&split_cmd::Options { dataset, images, out, val, test, seed, skip_bad })
+        }
+        Command::Train { options, out, resume } => train::run(options, &out, resume),
+        Command::Calibrate { run, no_tta } => calibrate::run(&run, !no_tta).map(|_| ()),
+        Command::Export { run, out, encoding, provenance } => export::run(&run, &out, encoding.into(), &provenance),
+        Command::Predict { paths, model, out } => predict::run(&paths, &model, &out),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

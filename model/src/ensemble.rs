@@ -1,0 +1,102 @@
+//! Soft voting over temperature-scaled members, with the measures of
+//! (dis)agreement a person needs to weigh the answer.
+
+use serde::Serialize;
+
+use crate::bundle::Thresholds;
+use crate::calibration::softmax;
+use crate::classes::LesionClass;
+
+/// The ensemble's answer for one image.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Prediction {
+    /// Each member's calibrated probabilities.
+    pub members: Vec<Vec<f32>>,
+    /// Their mean: the ensemble's probabilities.
+    pub probabilities: Vec<f32>,
+    pub top: usize,
+    /// Share of members whose own top class is the ensemble's.
+    pub agreement: f32,
+    /// Entropy of the mean, in nats.
+    pub entropy: f32,
+    /// Total probability of the malignant classes.
+    pub malignant: f32,
+    /// Energy score of the mean logits: high means unlike the training images.
+    pub energy: f32,
+    pub uncertain: bool,
+    pub out_of_distribution: bool,
+}
+
+pub fn argmax(values: &[f32]) -> usize {
+    values.iter().enumerate().fold((0, f32::NEG_INFINITY), |b, (i, &v)| if v > b.1 { (i, v) } else { b }).0
+}
+
+/// `-log sum exp(logits)`: an out-of-distribution score (lower is more familiar).
+pub fn energy(logits: &[f32]) -> f32 {
+    let max = logits.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+    -(max + logits.iter().map(|&v| (v - max).exp()).sum::<f32>().ln())
+}
+
+/// Combines member logits (already averaged over test-time flips) for one image.
+pub fn combine(
+    member_logits: &[Vec<f32>],
+    temperatures: &[f32],
+    classes: &[LesionClass],
+    thresholds: &Thresholds,
+) -> Prediction {
+    let members: Vec<Vec<f32>> =
+        member_logits.iter().zip(temperatures).map(|(l, &t)| softmax(l, t)).collect();
+    let k = classes.len();
+    let n = members.len().max(1) as f32;
+    let probabilities: Vec<f32> = (0..k).map(|c| members.iter().map(|p| p[c]).sum::<f32>() / n).collect();
+    let top = argmax(&probabilities);
+    let agreement = members.iter().filter(|p| argmax(p) == top).count() as f32 / n;
+    let entropy = -probabilities.iter().filter(|&&p| p > 0.0).map(|&p| p * p.ln()).sum::<f32>();
+    let malignant = probabilities.iter().zip(classes).filter(|(_, c)| c.malignant).map(|(p, _)| p).sum();
+    let mean_logits: Vec<f32> =
+        (0..k).map(|c| member_logits.iter().map(|l| l[c]).sum::<f32>() / n).collect();
+    let energy = energy(&mean_logits);
+    Prediction {
+        uncertain: agreement < thresholds.min_agreement || probabilities[top] < thresholds.min_confidence,
+        out_of_distribution: energy > thresholds.max_energy,
+        members,
+        probabilities,
+        top,
+        agreement,
+        entropy,
+        malignant,
+        energy,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classes::{HAM10000, LesionClass};
+
+    #[test]
+    fn soft_voting_agreement_and_risk() {
+        let classes = LesionClass::list(&HAM10000);
+        let thresholds = Thresholds { min_agreement: 0.75, min_confidence: 0.0, max_energy: f32::MAX };
+        // Two members favour nv (index 5), one mel (index 4).
+        let mut a = vec![0.0f32; 7];
+        a[5] = 4.0;
+        let mut b = a.clone();
+        b[4] = 3.0;
+        let mut c = vec![0.0f32; 7];
+        c[4] = 5.0;
+        let p = combine(&[a, b, c], &[1.0; 3], &classes, &thresholds);
+        assert_eq!(p.top, 5);
+        assert!((p.probabilities.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+        assert!((p.agreement - 2.0 / 3.0).abs() < 1e-6);
+        assert!(p.uncertain, "two of three is below the 0.75 bar");
+        let expected_malignant: f32 = [0usize, 1, 4].iter().map(|&i| p.probabilities[i]).sum();
+        assert!((p.malignant - expected_malignant).abs() < 1e-6);
+        assert!(p.entropy > 0.0);
+    }
+
+    #[test]
+    fn energy_is_lower_for_confident_logits() {
+        assert!(energy(&[10.0, 0.0, 0.0]) < energy(&[0.1, 0.0, 0.0]));
+    }
+}

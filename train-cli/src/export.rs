@@ -1,0 +1,74 @@
+//! `dermlens export`: the bundle the web app and `predict` load.
+
+use std::path::Path;
+
+use anyhow::{Result, bail};
+use burn::tensor::Device;
+use model::bundle::{self, Encoding, FORMAT, MANIFEST, Manifest, Member, VERSION, WeightFile};
+
+use crate::train::Run;
+
+/// The default provenance note, for models trained on HAM10000.
+pub const HAM10000_PROVENANCE: &str = "EfficientNet-Lite0 (ImageNet weights, Apache-2.0) fine-tuned by dermlens on HAM10000 \
+     (Tschandl et al. 2018, doi:10.1038/sdata.2018.161, CC BY-NC 4.0): non-commercial use only. Not a diagnosis.";
+
+fn weight_file(name: &str, bytes: &[u8]) -> WeightFile {
+    WeightFile { file: name.into(), sha256: bundle::sha256_hex(bytes), bytes: bytes.len() as u64 }
+}
+
+pub fn run(run_dir: &Path, out: &Path, encoding: Encoding, provenance: &str) -> Result<()> {
+    let run = Run::load(run_dir)?;
+    let calibration = crate::calibrate::load(run_dir)?;
+    if calibration.temperatures.len() != run.options.members {
+        bail!("the calibration has {} members but the run {}: calibrate again", calibration.temperatures.len(), run.options.members);
+    }
+    let device = Device::flex();
+    let members = crate::calibrate::load_members(run_dir, &run, &device)?;
+    let tensors: Vec<_> = members.iter().map(bundle::tensors_of).collect();
+    let (shared, own) = bundle::factor_shared(&tensors);
+
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    let shared_file = if shared.is_empty() {
+        None
+    } else {
+        let bytes = bundle::encode(&shared, encoding);
+        let file = weight_file("shared.bin", &bytes);
+        files.push((file.file.clone(), bytes));
+        Some(file)
+    };
+    let mut manifest_members = Vec::new();
+    for (m, tensors) in own.iter().enumerate() {
+        let bytes = bundle::encode(tensors, encoding);
+        let file = weight_file(&format!("member-{m}.bin"), &bytes);
+        files.push((file.file.clone(), bytes));
+        manifest_members.push(Member { name: format!("member-{m}"), weights: file, temperature: calibration.temperatures[m] });
+    }
+    let manifest = Manifest {
+        format: FORMAT.into(),
+        version: VERSION,
+        classes: run.classes.clone(),
+        input: run.input(),
+        normalization: run.normalization,
+        encoding,
+        shared: shared_file,
+        members: manifest_members,
+        thresholds: calibration.thresholds.clone(),
+        flip_tta: calibration.flip_tta,
+        provenance: provenance.into(),
+    };
+    std::fs::create_dir_all(out)?;
+    // Weights first, manifest last: a bundle folder with a manifest is complete.
+    for (name, bytes) in &files {
+        crate::files::write_atomic(&out.join(name), bytes)?;
+    }
+    crate::files::write_atomic(&out.join(MANIFEST), manifest.to_json().as_bytes())?;
+    let total: usize = files.iter().map(|(_, b)| b.len()).sum();
+    println!(
+        "exported {} members ({} shared tensors) to {}: {} bytes of weights",
+        members.len(),
+        shared.len(),
+        out.display(),
+        total
+    );
+    Ok(())
+}

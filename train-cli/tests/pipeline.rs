@@ -1,0 +1,106 @@
+//! The whole CLI workflow on the committed fixtures: split, train (killed
+//! and resumed), calibrate, export, predict.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn dermlens(args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_dermlens"));
+    c.args(args);
+    c
+}
+
+fn ok(output: Output) -> String {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "failed: {stderr}");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+#[test]
+fn split_train_resume_calibrate_export_predict() {
+    let dir = std::env::temp_dir().join(format!("dermlens-pipeline-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fixtures = root().join("tests/fixtures");
+    let split = dir.join("split.csv");
+
+    // Split: 7 classes of 4 lesions each, so every part gets every class.
+    let out = ok(dermlens(&["split", path(&fixtures.join("ham10000")), "--out", path(&split), "--val", "0.25", "--test", "0.25"])
+        .output()
+        .unwrap());
+    assert!(out.contains("35 images of 28 lesions, 7 classes"), "{out}");
+
+    // Train small and fast; kill it once the first epoch is checkpointed.
+    let run = dir.join("run");
+    let backbone = fixtures.join("lite0/imagenet.bpk");
+    let train_args = [
+        "train", "--split", path(&split), "--backbone", path(&backbone), "--out", path(&run),
+        "--members", "2", "--input", "64", "--cut", "14", "--views", "2", "--batch", "8",
+        "--head-epochs", "3", "--epochs", "2", "--patience", "10",
+    ];
+    let mut child = dermlens(&train_args).spawn().unwrap();
+    let state = run.join("member-0/state.json");
+    let started = Instant::now();
+    while !state.exists() && started.elapsed() < Duration::from_secs(600) {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    // A second plain start refuses to overwrite the run...
+    let again = dermlens(&train_args).output().unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("--resume"));
+    // ...and --resume finishes it, every epoch logged exactly once.
+    ok(dermlens(&["train", "--out", path(&run), "--resume"]).output().unwrap());
+    for member in 0..2 {
+        let log = std::fs::read_to_string(run.join(format!("member-{member}/log.csv"))).unwrap();
+        let epochs: Vec<String> = log.lines().skip(1).map(|l| l.split(',').take(2).collect::<Vec<_>>().join(",")).collect();
+        assert_eq!(epochs, ["head,1", "head,2", "head,3", "upper,1", "upper,2"], "member {member}: {log}");
+    }
+
+    let out = ok(dermlens(&["calibrate", path(&run)]).output().unwrap());
+    assert!(out.contains("member 1: temperature"), "{out}");
+    let bundle = dir.join("bundle");
+    ok(dermlens(&["export", path(&run), "--out", path(&bundle)]).output().unwrap());
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(bundle.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["members"].as_array().unwrap().len(), 2);
+    assert!(manifest["shared"].is_object(), "the frozen blocks are stored once");
+
+    // Predict a folder plus one unreadable file: rows for the rest, non-zero exit.
+    let broken = dir.join("broken.jpg");
+    std::fs::write(&broken, b"not a jpeg").unwrap();
+    let preds = dir.join("preds.csv");
+    let output = dermlens(&[
+        "predict", path(&fixtures.join("ham10000/images")), path(&broken), "--model", path(&bundle), "--out", path(&preds),
+    ])
+    .output()
+    .unwrap();
+    assert!(!output.status.success(), "an unreadable image makes the exit code non-zero");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("broken.jpg"));
+    let csv = std::fs::read_to_string(&preds).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("image,akiec,bcc,bkl,df,mel,nv,vasc,prediction"));
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), 35);
+    for row in rows {
+        let fields: Vec<&str> = row.split(',').collect();
+        assert!(fields[0].starts_with("ISIC_") && fields[0].ends_with(".jpg"), "{row}");
+        let probs: Vec<f64> = fields[1..8].iter().map(|v| v.parse().unwrap()).collect();
+        assert!((probs.iter().sum::<f64>() - 1.0).abs() < 1e-4, "{row}");
+        let best = (0..7).max_by(|&a, &b| probs[a].total_cmp(&probs[b])).unwrap();
+        assert_eq!(fields[8], ["akiec", "bcc", "bkl", "df", "mel", "nv", "vasc"][best]);
+    }
+    std::fs::remove_dir_all(dir).ok();
+}
