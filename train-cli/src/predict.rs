@@ -3,35 +3,20 @@
 
 use std::path::{Path, PathBuf};
 
+
 use anyhow::{Result, bail};
 use burn::tensor::Device;
 use model::ensemble;
 
-use crate::data::is_image_file;
+use crate::data::images_under;
 use crate::infer::{self, Inputs};
 
 /// Image files named directly or found (recursively, sorted) in folders.
 pub fn collect_images(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map_err(|e| anyhow::anyhow!("cannot list {}: {e}", dir.display()))?
-            .flatten()
-            .map(|e| e.path())
-            .collect();
-        entries.sort();
-        for p in entries {
-            if p.is_dir() {
-                walk(&p, out)?;
-            } else if is_image_file(&p) {
-                out.push(p);
-            }
-        }
-        Ok(())
-    }
     let mut out = Vec::new();
     for p in paths {
         if p.is_dir() {
-            walk(p, &mut out)?;
+            images_under(p, &mut out)?;
         } else if p.exists() {
             out.push(p.clone());
         } else {

@@ -6,24 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-use super::{Dataset, Problems, Sample, is_image_file};
-
-fn images_under(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("cannot list {}", dir.display()))?
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            images_under(&path, out)?;
-        } else if is_image_file(&path) {
-            out.push(path);
-        }
-    }
-    Ok(())
-}
+use super::{Dataset, Problems, Sample, images_under};
 
 pub fn load(root: &Path, skip_bad: bool) -> Result<Dataset> {
     let mut class_dirs: Vec<PathBuf> = std::fs::read_dir(root)

@@ -108,6 +108,24 @@ pub fn is_image_file(path: &Path) -> bool {
     path.is_file() && matches!(ext.as_str(), "jpg" | "jpeg" | "png" | "webp" | "bmp" | "gif")
 }
 
+/// Image files below `dir`, recursively, in sorted order.
+pub fn images_under(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| anyhow::anyhow!("cannot list {}: {e}", dir.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            images_under(&path, out)?;
+        } else if is_image_file(&path) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
 /// Reads any supported collection at `path`: a HAM10000 or ISIC 2019 folder
 /// (recognised by their CSV files) or a folder with one subfolder per class.
 /// `images` adds folders to search for the images of a CSV-described set.

@@ -33,6 +33,7 @@ pub struct Transform {
 }
 
 impl Transform {
+    #[cfg(test)]
     pub const IDENTITY: Self = Self { m: [1.0, 0.0, 0.0, 1.0], t: [0.0, 0.0] };
 
     pub fn apply(&self, u: f32, v: f32) -> (f32, f32) {

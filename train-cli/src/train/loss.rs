@@ -29,6 +29,7 @@ pub struct LossConfig {
 
 impl LossConfig {
     /// Plain cross-entropy over `num_classes`.
+    #[cfg(test)]
     pub fn plain(num_classes: usize) -> Self {
         Self {
             kind: LossKind::CrossEntropy,
