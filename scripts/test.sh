@@ -11,5 +11,8 @@ setup_wasm
 log "cargo test --workspace --release"
 cargo test --workspace --release
 
+log "benchmarks compile (run them with: cargo bench -p train-cli)"
+cargo bench --no-run -p train-cli
+
 log "model crate for wasm32-unknown-unknown"
 cargo build -p model --target wasm32-unknown-unknown --release
