@@ -22,6 +22,8 @@ pub const FORMAT: &str = "dermlens-bundle";
 pub const VERSION: u32 = 1;
 /// File name of the manifest inside a bundle folder.
 pub const MANIFEST: &str = "manifest.json";
+/// Largest input side a bundle may declare.
+pub const MAX_INPUT: u32 = 1024;
 const WEIGHTS_MAGIC: &[u8; 8] = b"DLWEIGH1";
 
 #[derive(Debug, thiserror::Error)]
@@ -112,8 +114,21 @@ impl Manifest {
         if manifest.classes.len() < 2 || manifest.members.is_empty() {
             return Err(BundleError::Manifest("it needs at least two classes and one member".into()));
         }
-        if manifest.input.contains(&0) {
-            return Err(BundleError::Manifest("the input size is zero".into()));
+        if manifest.input.iter().any(|&side| side == 0 || side > MAX_INPUT) {
+            return Err(BundleError::Manifest(format!("the input size must be 1 to {MAX_INPUT} pixels a side")));
+        }
+        if manifest.normalization.std.iter().chain(&manifest.normalization.mean).any(|v| !v.is_finite())
+            || manifest.normalization.std.contains(&0.0)
+        {
+            return Err(BundleError::Manifest("the normalisation constants are not usable".into()));
+        }
+        for file in manifest.files() {
+            let plain = !file.file.is_empty()
+                && !file.file.starts_with('.')
+                && !file.file.contains(['/', '\\', ':']);
+            if !plain {
+                return Err(BundleError::Manifest(format!("'{}' is not a plain file name", file.file)));
+            }
         }
         Ok(manifest)
     }
@@ -189,10 +204,11 @@ pub fn encode(tensors: &[NamedTensor], encoding: Encoding) -> Vec<u8> {
             Encoding::Int8 => {
                 // One symmetric scale per output row (the first dimension).
                 let rows = t.shape[0].max(1);
-                let per_row = t.values.len() / rows;
+                let per_row = (t.values.len() / rows).max(1);
                 let mut scales = Vec::with_capacity(rows);
                 let mut quantized = Vec::with_capacity(t.values.len());
-                for row in t.values.chunks(per_row.max(1)) {
+                for r in 0..rows {
+                    let row = t.values.get(r * per_row..((r + 1) * per_row).min(t.values.len())).unwrap_or(&[]);
                     let max = row.iter().fold(0.0f32, |m, v| m.max(v.abs()));
                     let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
                     scales.push(scale);
@@ -248,10 +264,13 @@ pub fn decode(bytes: &[u8], file: &str) -> Result<Vec<NamedTensor>, BundleError>
                 .collect(),
             Encoding::Int8 => {
                 let rows = e.shape.first().copied().unwrap_or(1).max(1);
-                let scales: Vec<f32> = take(rows * 4)?
+                let scales: Vec<f32> = take(rows.checked_mul(4).ok_or_else(|| bad("absurd shape"))?)?
                     .chunks_exact(4)
                     .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
                     .collect();
+                if scales.iter().any(|s| !s.is_finite() || *s <= 0.0) {
+                    return Err(bad("a quantisation scale is not a positive number"));
+                }
                 let per_row = (n / rows).max(1);
                 take(n)?.iter().enumerate().map(|(i, &q)| f32::from(q as i8) * scales[(i / per_row).min(rows - 1)]).collect()
             }

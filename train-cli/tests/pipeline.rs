@@ -47,9 +47,10 @@ fn split_train_resume_calibrate_export_predict() {
         "--head-epochs", "3", "--epochs", "2", "--patience", "10",
     ];
     let mut child = dermlens(&train_args).spawn().unwrap();
-    let state = run.join("member-0/state.json");
+    let log = run.join("member-0/log.csv");
+    let epoch_done = || std::fs::read_to_string(&log).is_ok_and(|l| l.lines().count() > 1);
     let started = Instant::now();
-    while !state.exists() && started.elapsed() < Duration::from_secs(600) {
+    while !epoch_done() && started.elapsed() < Duration::from_secs(600) {
         if child.try_wait().unwrap().is_some() {
             break;
         }

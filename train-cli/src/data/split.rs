@@ -222,6 +222,16 @@ pub fn load(path: &Path) -> Result<Split> {
     if classes.keys().copied().collect::<Vec<_>>() != expected {
         bail!("{} has gaps in its label numbers", path.display());
     }
+    let mut part_of: std::collections::HashMap<&str, Part> = std::collections::HashMap::new();
+    let mut images = std::collections::HashSet::new();
+    for (s, part) in &samples {
+        if !images.insert(s.image.as_str()) {
+            bail!("{}: image '{}' is listed twice", path.display(), s.image);
+        }
+        if *part_of.entry(s.group.as_str()).or_insert(*part) != *part {
+            bail!("{}: lesion '{}' is in more than one part, which would leak it into evaluation", path.display(), s.group);
+        }
+    }
     let split = Split { classes: classes.into_values().collect(), samples };
     for part in Part::ALL {
         let counts = class_counts(&split.part(part), split.classes.len());
@@ -314,6 +324,15 @@ mod tests {
         }
         let groups: HashSet<&str> = loaded.samples.iter().map(|(s, _)| s.group.as_str()).collect();
         assert!(groups.len() > 400);
+
+        // A hand-edited split that puts one lesion in two parts is refused.
+        let text = std::fs::read_to_string(&file).unwrap();
+        let first = text.lines().nth(1).unwrap().to_string();
+        let moved = first.replace(",train", ",test").replace(",val", ",train");
+        let leaked = format!("{text}{}\n", moved.replacen(",", "_copy,", 1));
+        std::fs::write(&file, leaked).unwrap();
+        let error = load(&file).unwrap_err().to_string();
+        assert!(error.contains("more than one part"), "{error}");
         std::fs::remove_dir_all(dir).ok();
     }
 }

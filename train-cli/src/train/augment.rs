@@ -103,10 +103,12 @@ impl Augment {
         let quarter = rng.below(4) as f32 * std::f32::consts::FRAC_PI_2;
         let flip = if rng.below(2) == 1 { -1.0 } else { 1.0 };
         let angle = quarter + (rng.unit() * 2.0 - 1.0) * self.max_rotation.to_radians();
-        let scale = self.min_scale + rng.unit() * (1.0 - self.min_scale);
         let (s, c) = angle.sin_cos();
+        // A turned square reaches scale * (|cos| + |sin|): shrink it to stay inside the frame.
+        let reach = c.abs() + s.abs();
+        let scale = (self.min_scale + rng.unit() * (1.0 - self.min_scale)).min(1.0 / reach);
         let m = [scale * c * flip, -scale * s, scale * s * flip, scale * c];
-        let slack = 1.0 - scale;
+        let slack = (1.0 - scale * reach).max(0.0);
         let t = [(rng.unit() * 2.0 - 1.0) * slack, (rng.unit() * 2.0 - 1.0) * slack];
         Transform { m, t }
     }
@@ -136,6 +138,19 @@ mod tests {
         let mirrored = warp(&image, &Transform { m: [-1.0, 0.0, 0.0, 1.0], t: [0.0, 0.0] });
         for (x, y, px) in mirrored.enumerate_pixels() {
             assert_eq!(px, image.get_pixel(15 - x, y));
+        }
+    }
+
+    #[test]
+    fn random_views_stay_inside_the_frame() {
+        let augment = Augment { max_rotation: 45.0, min_scale: 0.7, colour: 0.0 };
+        let mut rng = Rng::new(9);
+        for _ in 0..2000 {
+            let t = augment.random_transform(&mut rng);
+            for (u, v) in [(-1.0, -1.0), (-1.0, 1.0), (1.0, -1.0), (1.0, 1.0)] {
+                let (x, y) = t.apply(u, v);
+                assert!(x.abs() <= 1.0 + 1e-5 && y.abs() <= 1.0 + 1e-5, "{t:?} maps a corner to ({x}, {y})");
+            }
         }
     }
 

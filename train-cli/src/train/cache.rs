@@ -82,7 +82,7 @@ impl FeatureCache {
             return None;
         }
         let header_len = u64::from_le_bytes(bytes[8..16].try_into().ok()?) as usize;
-        let header: serde_json::Value = serde_json::from_slice(bytes.get(16..16 + header_len)?).ok()?;
+        let header: serde_json::Value = serde_json::from_slice(bytes.get(16..16usize.checked_add(header_len)?)?).ok()?;
         if header["key"] != key {
             return None;
         }
@@ -90,15 +90,20 @@ impl FeatureCache {
         let n = header["n"].as_u64()? as usize;
         let shape: [usize; 3] = serde_json::from_value(header["shape"].clone()).ok()?;
         let size: usize = shape.iter().product();
-        let mut at = 16 + header_len;
-        let mut take = |len: usize| {
-            let slice = bytes.get(at..at + len);
-            at += len;
+        if views == 0 {
+            return None;
+        }
+        let entries = n.checked_mul(views)?;
+        let mut at = 16usize.checked_add(header_len)?;
+        let mut take = |len: Option<usize>| {
+            let end = at.checked_add(len?)?;
+            let slice = bytes.get(at..end);
+            at = end;
             slice
         };
-        let labels = take(n * 4)?.chunks_exact(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize).collect();
-        let lower = take(n * views * size * 2)?.chunks_exact(2).map(|b| f16::from_le_bytes([b[0], b[1]])).collect();
-        let pooled = take(n * views * FEATURE_CHANNELS * 4)?
+        let labels = take(n.checked_mul(4))?.chunks_exact(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize).collect();
+        let lower = take(entries.checked_mul(size).and_then(|x| x.checked_mul(2)))?.chunks_exact(2).map(|b| f16::from_le_bytes([b[0], b[1]])).collect();
+        let pooled = take(entries.checked_mul(FEATURE_CHANNELS * 4))?
             .chunks_exact(4)
             .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
             .collect();

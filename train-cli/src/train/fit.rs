@@ -1,8 +1,9 @@
 //! The training loop of one ensemble member through its stages: the head
 //! on cached pooled features, then the top blocks and head on cached
-//! activations. Every epoch ends with a validation pass, a line in the
-//! metrics log and an atomic checkpoint, so a killed run resumes where its
-//! last finished epoch left it.
+//! activations. Every epoch ends with a validation pass and one atomic
+//! checkpoint holding the progress, the metrics log, the current and best
+//! weights and the optimizer state, so a killed run resumes exactly after
+//! its last finished epoch. `best.bpk` and `log.csv` are written from it.
 
 use std::path::{Path, PathBuf};
 
@@ -62,6 +63,8 @@ pub struct MemberState {
     pub best_balanced_accuracy: f64,
     pub best: Option<(Stage, usize)>,
     pub epochs_without_gain: usize,
+    /// The metrics log, one CSV line per finished epoch.
+    pub log: Vec<String>,
 }
 
 pub struct MemberFiles {
@@ -69,14 +72,8 @@ pub struct MemberFiles {
 }
 
 impl MemberFiles {
-    pub fn state(&self) -> PathBuf {
-        self.dir.join("state.json")
-    }
-    pub fn last(&self) -> PathBuf {
-        self.dir.join("last.bpk")
-    }
-    pub fn optimizer(&self) -> PathBuf {
-        self.dir.join("optimizer.bin")
+    pub fn checkpoint(&self) -> PathBuf {
+        self.dir.join("checkpoint.bin")
     }
     pub fn best(&self) -> PathBuf {
         self.dir.join("best.bpk")
@@ -114,6 +111,58 @@ fn softmax_rows(logits: &[Vec<f32>]) -> Vec<Vec<f32>> {
     logits.iter().map(|l| model::calibration::softmax(l, 1.0)).collect()
 }
 
+/// Everything a member's training needs to continue, written as one file.
+struct Checkpoint {
+    state: MemberState,
+    last: Vec<u8>,
+    best: Vec<u8>,
+    optimizer: Vec<u8>,
+}
+
+const CHECKPOINT_MAGIC: &[u8; 8] = b"DLCKPT01";
+
+impl Checkpoint {
+    fn to_bytes(&self) -> Result<Vec<u8>> {
+        let state = serde_json::to_vec(&self.state)?;
+        let mut out = CHECKPOINT_MAGIC.to_vec();
+        for part in [&state, &self.last, &self.best, &self.optimizer] {
+            out.extend_from_slice(&(part.len() as u64).to_le_bytes());
+            out.extend_from_slice(part);
+        }
+        Ok(out)
+    }
+
+    fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        let mut at = CHECKPOINT_MAGIC.len();
+        if bytes.get(..at)? != CHECKPOINT_MAGIC {
+            return None;
+        }
+        let mut parts = Vec::with_capacity(4);
+        for _ in 0..4 {
+            let len = u64::from_le_bytes(bytes.get(at..at + 8)?.try_into().ok()?) as usize;
+            at += 8;
+            parts.push(bytes.get(at..at.checked_add(len)?)?.to_vec());
+            at += len;
+        }
+        let optimizer = parts.pop()?;
+        let best = parts.pop()?;
+        let last = parts.pop()?;
+        let state = serde_json::from_slice(&parts.pop()?).ok()?;
+        Some(Self { state, last, best, optimizer })
+    }
+
+    /// Writes the checkpoint, then the files derived from it.
+    fn save(&self, files: &MemberFiles) -> Result<()> {
+        write_atomic(&files.checkpoint(), &self.to_bytes()?)?;
+        if !self.best.is_empty() {
+            write_atomic(&files.best(), &self.best)?;
+        }
+        let mut log = LOG_HEADER.to_string();
+        self.state.log.iter().for_each(|line| log += line);
+        write_atomic(&files.log(), log.as_bytes())
+    }
+}
+
 /// Trains (or resumes) one member; `initial` is the starting network.
 pub fn fit_member(
     files: &MemberFiles,
@@ -124,47 +173,57 @@ pub fn fit_member(
     options: &FitOptions,
 ) -> Result<()> {
     std::fs::create_dir_all(&files.dir).with_context(|| format!("cannot create {}", files.dir.display()))?;
-    let plain = Device::flex();
-    let autodiff = plain.clone().autodiff();
-    let (mut state, mut classifier) = match std::fs::read(files.state()) {
+    let autodiff = Device::flex().autodiff();
+    let mut checkpoint = match std::fs::read(files.checkpoint()) {
         Ok(bytes) => {
-            let state: MemberState =
-                serde_json::from_slice(&bytes).with_context(|| format!("{} is damaged", files.state().display()))?;
-            let weights = std::fs::read(files.last()).with_context(|| format!("cannot read {}", files.last().display()))?;
-            let classifier = model::weights::load(initial, weights)
-                .with_context(|| format!("{} does not fit this network", files.last().display()))?;
-            eprintln!("{}: resuming at {:?} epoch {}", files.dir.display(), state.stage, state.epoch + 1);
-            (state, classifier)
+            let checkpoint = Checkpoint::from_bytes(&bytes)
+                .with_context(|| format!("{} is damaged", files.checkpoint().display()))?;
+            eprintln!("{}: resuming at {:?} epoch {}", files.dir.display(), checkpoint.state.stage, checkpoint.state.epoch + 1);
+            checkpoint
         }
-        Err(_) => {
-            write_atomic(&files.log(), LOG_HEADER.as_bytes())?;
-            let state = MemberState {
+        Err(_) => Checkpoint {
+            state: MemberState {
                 seed,
                 stage: Stage::Head,
                 epoch: 0,
                 best_balanced_accuracy: -1.0,
                 best: None,
                 epochs_without_gain: 0,
-            };
-            (state, initial)
-        }
+                log: Vec::new(),
+            },
+            last: model::weights::to_bytes(&initial)?,
+            best: Vec::new(),
+            optimizer: Vec::new(),
+        },
     };
+    // Rewrites best.bpk and log.csv in case a kill came between the checkpoint and them.
+    checkpoint.save(files)?;
+    let mut classifier = model::weights::load(initial, checkpoint.last.clone())
+        .with_context(|| format!("{} does not fit this network", files.checkpoint().display()))?;
     let val_labels = val.labels.clone();
     let num_classes = classifier.num_classes();
 
-    while state.stage != Stage::Done {
+    while checkpoint.state.stage != Stage::Done {
+        let state = &mut checkpoint.state;
         let stage_options = if state.stage == Stage::Head { &options.head } else { &options.upper };
         if state.epoch >= stage_options.epochs || state.epochs_without_gain >= options.patience {
-            state = next_stage(state, files)?;
-            classifier = reload_best(files, classifier)?;
+            // The next stage starts from the best network so far, with a fresh optimizer.
+            state.stage = if state.stage == Stage::Head { Stage::Upper } else { Stage::Done };
+            state.epoch = 0;
+            state.epochs_without_gain = 0;
+            if !checkpoint.best.is_empty() {
+                checkpoint.last = checkpoint.best.clone();
+                classifier = model::weights::load(classifier, checkpoint.last.clone())?;
+            }
+            checkpoint.optimizer.clear();
+            checkpoint.save(files)?;
             continue;
         }
         let mut optimizer = AdamWConfig::new().with_weight_decay(options.weight_decay).init();
-        if state.epoch > 0 && files.optimizer().is_file() {
-            let bytes = std::fs::read(files.optimizer())?;
+        if !checkpoint.optimizer.is_empty() {
             optimizer = optimizer
-                .from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes))
-                .map_err(|e| anyhow::anyhow!("{} is damaged: {e:?}", files.optimizer().display()))?;
+                .from_bytes(burn::tensor::Bytes::from_bytes_vec(checkpoint.optimizer.clone()))
+                .map_err(|e| anyhow::anyhow!("the optimizer state in {} is damaged: {e:?}", files.checkpoint().display()))?;
         }
         let mut trainable = classifier.fork(&autodiff).train();
         let epoch = state.epoch;
@@ -204,9 +263,7 @@ pub fn fit_member(
         classifier = trainable.valid();
 
         let logits = cached_logits(&classifier, val, state.stage, options.cut)?;
-        let probs = softmax_rows(&logits);
-        let malignant = vec![false; num_classes];
-        let m = metrics::compute(&probs, &val_labels, &malignant);
+        let m = metrics::compute(&softmax_rows(&logits), &val_labels, &vec![false; num_classes]);
         let seconds = started.elapsed().as_secs_f64();
         let train_loss = loss_sum / steps_per_epoch.max(1) as f64;
         eprintln!(
@@ -217,68 +274,34 @@ pub fn fit_member(
             m.nll,
             m.balanced_accuracy
         );
-        let mut log = std::fs::read(files.log()).unwrap_or_else(|_| LOG_HEADER.as_bytes().to_vec());
-        log.extend_from_slice(
-            format!(
-                "{:?},{},{lr:.3e},{train_loss:.5},{:.5},{:.5},{:.5},{seconds:.1}\n",
-                state.stage,
-                epoch + 1,
-                m.nll,
-                m.accuracy,
-                m.balanced_accuracy
-            )
-            .to_lowercase()
-            .as_bytes(),
-        );
-
+        let stage_name = if state.stage == Stage::Head { "head" } else { "upper" };
+        state.log.push(format!(
+            "{stage_name},{},{lr:.3e},{train_loss:.5},{:.5},{:.5},{:.5},{seconds:.1}\n",
+            epoch + 1,
+            m.nll,
+            m.accuracy,
+            m.balanced_accuracy
+        ));
         state.epoch += 1;
+        checkpoint.last = model::weights::to_bytes(&classifier)?;
         if m.balanced_accuracy > state.best_balanced_accuracy {
             state.best_balanced_accuracy = m.balanced_accuracy;
             state.best = Some((state.stage, state.epoch));
             state.epochs_without_gain = 0;
-            write_atomic(&files.best(), &model::weights::to_bytes(&classifier)?)?;
+            checkpoint.best = checkpoint.last.clone();
         } else {
             state.epochs_without_gain += 1;
         }
-        // Weights, optimizer and log first; the state file last, so a kill
-        // between them replays this epoch rather than skipping it.
-        write_atomic(&files.last(), &model::weights::to_bytes(&classifier)?)?;
-        let optimizer_bytes = optimizer.into_bytes().map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        write_atomic(&files.optimizer(), &optimizer_bytes)?;
-        write_atomic(&files.log(), &log)?;
-        write_atomic(&files.state(), serde_json::to_string_pretty(&state)?.as_bytes())?;
+        checkpoint.optimizer = optimizer.into_bytes().map_err(|e| anyhow::anyhow!("{e:?}"))?.to_vec();
+        checkpoint.save(files)?;
     }
     Ok(())
 }
 
-fn next_stage(mut state: MemberState, files: &MemberFiles) -> Result<MemberState> {
-    state.stage = match state.stage {
-        Stage::Head => Stage::Upper,
-        _ => Stage::Done,
-    };
-    state.epoch = 0;
-    state.epochs_without_gain = 0;
-    let _ = std::fs::remove_file(files.optimizer());
-    write_atomic(&files.state(), serde_json::to_string_pretty(&state)?.as_bytes())?;
-    Ok(state)
-}
-
-/// The next stage starts from the best network so far.
-fn reload_best(files: &MemberFiles, classifier: Classifier) -> Result<Classifier> {
-    match std::fs::read(files.best()) {
-        Ok(bytes) => {
-            let best = model::weights::load(classifier, bytes)?;
-            write_atomic(&files.last(), &model::weights::to_bytes(&best)?)?;
-            Ok(best)
-        }
-        Err(_) => Ok(classifier),
-    }
-}
-
 /// Whether a member folder holds a finished member.
 pub fn is_done(dir: &Path) -> bool {
-    std::fs::read(dir.join("state.json"))
+    std::fs::read(MemberFiles { dir: dir.to_path_buf() }.checkpoint())
         .ok()
-        .and_then(|b| serde_json::from_slice::<MemberState>(&b).ok())
-        .is_some_and(|s| s.stage == Stage::Done)
+        .and_then(|b| Checkpoint::from_bytes(&b))
+        .is_some_and(|c| c.state.stage == Stage::Done)
 }

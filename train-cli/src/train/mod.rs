@@ -140,6 +140,9 @@ pub struct Run {
     pub options: TrainOptions,
     pub classes: Vec<LesionClass>,
     pub normalization: Normalization,
+    /// sha256 of the split file the run was started on: resuming on another split would leak.
+    #[serde(default)]
+    pub split_sha256: String,
     /// Seconds spent per member, filled in as members finish.
     #[serde(default)]
     pub seconds: Vec<f64>,
@@ -189,8 +192,11 @@ pub fn run(options: TrainOptions, out: &Path, resume: bool) -> Result<()> {
         options
     };
     let started = std::time::Instant::now();
-    if options.members == 0 || options.batch < 2 || options.views == 0 {
-        bail!("--members and --views must be at least 1 and --batch at least 2");
+    if options.members == 0 || options.batch < 2 || options.views == 0 || options.patience == 0 {
+        bail!("--members, --views and --patience must be at least 1 and --batch at least 2");
+    }
+    if !(options.min_scale > 0.0 && options.min_scale <= 1.0) {
+        bail!("--min-scale must be in (0, 1]");
     }
     if options.cut > 16 {
         bail!("--cut must be between 0 and 16 (Lite0 has 16 blocks)");
@@ -198,9 +204,15 @@ pub fn run(options: TrainOptions, out: &Path, resume: bool) -> Result<()> {
     let split = split::load(&options.split)?;
     let classes: Vec<LesionClass> = split.classes.iter().map(|c| LesionClass::from_code(c, None)).collect();
     let normalization = Normalization::LITE;
+    let split_hash = model::bundle::sha256_hex(&std::fs::read(&options.split)?);
     let mut run = match Run::load(out) {
-        Ok(run) if resume => run,
-        _ => Run { options: options.clone(), classes: classes.clone(), normalization, seconds: Vec::new() },
+        Ok(run) if resume => {
+            if run.split_sha256 != split_hash {
+                bail!("{} changed since this run started: resuming on it could mix test images into training", options.split.display());
+            }
+            run
+        }
+        _ => Run { options: options.clone(), classes: classes.clone(), normalization, split_sha256: split_hash.clone(), seconds: Vec::new() },
     };
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     crate::files::write_atomic(&run_file, serde_json::to_string_pretty(&run)?.as_bytes())?;
@@ -211,10 +223,10 @@ pub fn run(options: TrainOptions, out: &Path, resume: bool) -> Result<()> {
     let val_samples = split.part(Part::Val);
 
     // The cache key names everything its contents depend on.
-    let split_hash = model::bundle::sha256_hex(&std::fs::read(&options.split)?);
+    let backbone_hash = model::bundle::sha256_hex(&std::fs::read(&options.backbone)?);
     let key = |part: &str, views: usize| {
         format!(
-            "{split_hash}:{part}:cut{}:{}px:views{views}:aug{}/{}/{}:seed{}",
+            "{split_hash}:{backbone_hash}:{part}:cut{}:{}px:views{views}:aug{}/{}/{}:seed{}",
             options.cut, options.input, options.max_rotation, options.min_scale, options.colour_jitter, options.seed
         )
     };
