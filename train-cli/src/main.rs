@@ -3,6 +3,7 @@
 mod bundle_dir;
 mod calibrate;
 mod data;
+mod evaluate;
 mod export;
 mod files;
 mod import;
@@ -81,6 +82,16 @@ enum Command {
         #[arg(long)]
         no_tta: bool,
     },
+    /// Evaluate every member and the ensemble on split parts; print and write a Markdown report.
+    Evaluate {
+        /// Calibrated run folder.
+        run: PathBuf,
+        /// Parts to evaluate, comma-separated (train, val, test).
+        #[arg(long, value_delimiter = ',', default_value = "val,test")]
+        parts: Vec<data::split::Part>,
+        #[arg(long, default_value = "evaluation.md")]
+        out: PathBuf,
+    },
     /// Write the model bundle the web app and `predict` load.
     Export {
         /// Calibrated run folder.
@@ -134,6 +145,7 @@ fn main() -> ExitCode {
         }
         Command::Train { options, out, resume } => train::run(options, &out, resume),
         Command::Calibrate { run, no_tta } => calibrate::run(&run, !no_tta).map(|_| ()),
+        Command::Evaluate { run, parts, out } => evaluate::run(&run, &parts, &out),
         Command::Export { run, out, encoding, provenance } => export::run(&run, &out, encoding.into(), &provenance),
         Command::Predict { paths, model, out } => predict::run(&paths, &model, &out),
     };

@@ -72,6 +72,11 @@ fn split_train_resume_calibrate_export_predict() {
 
     let out = ok(dermlens(&["calibrate", path(&run)]).output().unwrap());
     assert!(out.contains("member 1: temperature"), "{out}");
+    let report = dir.join("evaluation.md");
+    let out = ok(dermlens(&["evaluate", path(&run), "--parts", "val,test", "--out", path(&report)]).output().unwrap());
+    assert!(out.contains("| **ensemble** | test | 7 |"), "{out}");
+    let text = std::fs::read_to_string(&report).unwrap();
+    assert!(text.contains("Confusion matrix") && text.contains("| member 1 | val |"), "{text}");
     let bundle = dir.join("bundle");
     ok(dermlens(&["export", path(&run), "--out", path(&bundle)]).output().unwrap());
     let manifest: serde_json::Value =
