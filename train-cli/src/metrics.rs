@@ -1,6 +1,7 @@
 //! Classification metrics for the evaluation report, computed from
 //! predicted probabilities and true labels.
 
+use model::ensemble::argmax;
 use serde::Serialize;
 
 /// Per-class precision, recall, F1 and support.
@@ -40,10 +41,6 @@ pub struct Metrics {
 
 /// Bins of the expected calibration error.
 pub const ECE_BINS: usize = 15;
-
-pub fn argmax(p: &[f32]) -> usize {
-    p.iter().enumerate().fold((0, f32::NEG_INFINITY), |best, (i, &v)| if v > best.1 { (i, v) } else { best }).0
-}
 
 fn ratio(a: usize, b: usize) -> f64 {
     if b == 0 { 0.0 } else { a as f64 / b as f64 }
