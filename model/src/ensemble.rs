@@ -1,14 +1,14 @@
 //! Soft voting over temperature-scaled members, with the measures of
 //! (dis)agreement a person needs to weigh the answer.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::bundle::Thresholds;
 use crate::calibration::softmax;
 use crate::classes::LesionClass;
 
 /// The ensemble's answer for one image.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Prediction {
     /// Each member's calibrated probabilities.
     pub members: Vec<Vec<f32>>,

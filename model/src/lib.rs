@@ -2,11 +2,16 @@
 //! preprocessing both the CLI and the browser app use. No file or network
 //! I/O and no platform code: callers pass bytes and choose the device.
 
+pub mod analysis;
 pub mod bundle;
 pub mod calibration;
 pub mod classes;
 pub mod classifier;
+pub mod colormap;
 pub mod efficientnet;
 pub mod ensemble;
+pub mod gradcam;
+pub mod guidance;
 pub mod preprocess;
+pub mod quality;
 pub mod weights;

@@ -1,0 +1,192 @@
+//! Grad-CAM: where in the image the evidence for a class lies.
+//!
+//! The gradient of the class score with respect to the last convolutional
+//! feature map comes from burn's autodiff; its spatial mean weighs each
+//! channel; the weighted sum of the channels, through a ReLU, is the map.
+
+use burn::nn::Linear;
+use burn::tensor::{Tensor, TensorData};
+
+use crate::efficientnet::pool;
+
+/// Raw Grad-CAM maps `[batch, h, w]` (feature-map resolution, ReLU applied,
+/// not normalised) of `class` for the feature maps `[batch, channels, h, w]`
+/// that `head` classifies after global average pooling.
+///
+/// Only the head is differentiated: the feature map is the leaf, so the
+/// backbone's forward pass need not be recorded (it may even run on a
+/// device without autodiff).
+pub fn grad_cam(head: &Linear, features: Tensor<4>, class: usize) -> Tensor<3> {
+    let [batch, _, _, _] = features.dims();
+    let leaf = features.clone().without_autodiff().autodiff().require_grad();
+    let score = head.forward(pool(leaf.clone())).slice([0..batch, class..class + 1]).sum();
+    let grads = score.backward();
+    let gradient = leaf.grad(&grads).expect("the feature map is a leaf that requires its gradient");
+    // Spatially averaged gradients: one weight per channel and image.
+    let weights = gradient.mean_dim(3).mean_dim(2);
+    let cam = (features.without_autodiff() * weights).sum_dim(1).squeeze_dim::<3>(1);
+    burn::tensor::activation::relu(cam)
+}
+
+/// Averages the members' raw maps of one image (all the same size).
+pub fn mean_map(maps: &[Vec<f32>]) -> Vec<f32> {
+    let Some(first) = maps.first() else { return Vec::new() };
+    let n = maps.len() as f32;
+    (0..first.len()).map(|i| maps.iter().map(|m| m[i]).sum::<f32>() / n).collect()
+}
+
+/// Bilinear upsampling of a `[h, w]` map to `width` x `height` (pixel
+/// centres aligned, as an image resize does), normalised to [0, 1]. A
+/// constant map (no evidence anywhere) becomes all zeros.
+pub fn upsample(map: &[f32], size: [usize; 2], width: u32, height: u32) -> Vec<f32> {
+    let [h, w] = size;
+    let (width, height) = (width as usize, height as usize);
+    let mut out = Vec::with_capacity(width * height);
+    let coordinate = |i: usize, out_len: usize, in_len: usize| -> (usize, usize, f32) {
+        let x = ((i as f32 + 0.5) * in_len as f32 / out_len as f32 - 0.5).clamp(0.0, (in_len - 1) as f32);
+        let lo = x.floor() as usize;
+        (lo, (lo + 1).min(in_len - 1), x - lo as f32)
+    };
+    for y in 0..height {
+        let (y0, y1, fy) = coordinate(y, height, h);
+        for x in 0..width {
+            let (x0, x1, fx) = coordinate(x, width, w);
+            let top = map[y0 * w + x0] * (1.0 - fx) + map[y0 * w + x1] * fx;
+            let bottom = map[y1 * w + x0] * (1.0 - fx) + map[y1 * w + x1] * fx;
+            out.push(top * (1.0 - fy) + bottom * fy);
+        }
+    }
+    let (lo, hi) = out.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    let range = hi - lo;
+    for v in &mut out {
+        *v = if range > f32::EPSILON { (*v - lo) / range } else { 0.0 };
+    }
+    out
+}
+
+/// Reads a `[batch, h, w]` map tensor's values (for callers that may read synchronously).
+pub fn maps_from_data(data: TensorData) -> Result<Vec<Vec<f32>>, String> {
+    let plane = data.shape().iter().skip(1).product::<usize>().max(1);
+    let values: Vec<f32> = data.try_into_vec().map_err(|e| format!("{e:?}"))?;
+    Ok(values.chunks(plane).map(<[f32]>::to_vec).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::module::Module;
+    use burn::nn::conv::{Conv2d, Conv2dConfig};
+    use burn::nn::{LinearConfig, PaddingConfig2d};
+    use burn::optim::{AdamConfig, GradientsParams};
+    use burn::tensor::{Device, Distribution, Int};
+
+    use super::*;
+
+    fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+        t.into_data().try_into_vec::<f32>().unwrap()
+    }
+
+    #[test]
+    fn grad_cam_equals_cam_for_a_pooled_linear_head() {
+        let device = Device::flex();
+        device.seed(7);
+        let (c, h, w, k) = (16, 5, 6, 4);
+        let head = LinearConfig::new(c, k).init(&device);
+        let features = Tensor::<4>::random([2, c, h, w], Distribution::Uniform(0.0, 6.0), &device);
+        let mut worst = 0.0f32;
+        for class in 0..k {
+            let gc = values(grad_cam(&head, features.clone(), class));
+            // CAM: the head's weights of the class times the maps, summed over
+            // channels; Grad-CAM's weights are those over h*w, the map is the same
+            // up to that constant factor.
+            let weight = head.weight.val().slice([0..c, class..class + 1]).reshape([1, c, 1, 1]);
+            let cam = (features.clone() * weight).sum_dim(1).squeeze_dim::<3>(1) / (h * w) as f32;
+            let cam = values(burn::tensor::activation::relu(cam));
+            for (a, b) in gc.iter().zip(&cam) {
+                worst = worst.max((a - b).abs());
+            }
+            assert!(gc.iter().any(|&v| v > 0.0));
+        }
+        println!("Grad-CAM vs CAM: max abs difference {worst:e}");
+        assert!(worst < 1e-5, "Grad-CAM differs from CAM by {worst}");
+    }
+
+    #[test]
+    fn upsampling_keeps_the_peak_and_normalises() {
+        // A 2x2 map with its peak top left.
+        let map = [4.0, 1.0, 1.0, 0.0];
+        let up = upsample(&map, [2, 2], 8, 6);
+        assert_eq!(up.len(), 48);
+        assert_eq!(up[0], 1.0);
+        assert_eq!(up[47], 0.0);
+        assert!(up.iter().all(|v| (0.0..=1.0).contains(v)));
+        assert!(upsample(&[2.0; 4], [2, 2], 3, 3).iter().all(|&v| v == 0.0));
+    }
+
+    /// A tiny network: one convolution (the "last feature map") and a pooled linear head.
+    #[derive(Module, Debug)]
+    struct Tiny {
+        conv: Conv2d,
+        head: Linear,
+    }
+
+    impl Tiny {
+        fn features(&self, x: Tensor<4>) -> Tensor<4> {
+            burn::tensor::activation::relu(self.conv.forward(x))
+        }
+        fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+            self.head.forward(pool(self.features(x)))
+        }
+    }
+
+    /// Images of noise; class 1 has a bright cross in the top-left quadrant.
+    fn synthetic(n: usize, device: &Device) -> (Tensor<4>, Tensor<1, Int>) {
+        let size = 16;
+        let noise = Tensor::<4>::random([n, 1, size, size], Distribution::Uniform(0.0, 0.5), device);
+        let mut mark = vec![0.0f32; n * size * size];
+        let labels: Vec<i64> = (0..n).map(|i| (i % 2) as i64).collect();
+        for i in (1..n).step_by(2) {
+            // The mark moves around inside the quadrant so that position within it does not matter.
+            let (cy, cx) = (2 + (i * 3) % 4, 2 + (i * 5) % 4);
+            for d in 0..3 {
+                mark[i * size * size + (cy + d - 1) * size + cx] = 1.0;
+                mark[i * size * size + cy * size + cx + d - 1] = 1.0;
+            }
+        }
+        let mark = Tensor::<4>::from_data(TensorData::new(mark, [n, 1, size, size]), device);
+        (noise + mark, Tensor::from_data(TensorData::new(labels, [n]), device))
+    }
+
+    #[test]
+    fn a_trained_models_map_peaks_where_the_evidence_is() {
+        let device = Device::flex().autodiff();
+        device.seed(3);
+        let mut model = Tiny {
+            conv: Conv2dConfig::new([1, 8], [3, 3]).with_padding(PaddingConfig2d::Same).init(&device),
+            head: LinearConfig::new(8, 2).init(&device),
+        };
+        let mut optimizer = AdamConfig::new().init();
+        let (x, y) = synthetic(64, &device);
+        for _ in 0..150 {
+            let loss = burn::nn::loss::CrossEntropyLossConfig::new().init(&device).forward(model.forward(x.clone()), y.clone());
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optimizer.step(0.05, model, grads);
+        }
+        let model = model.valid();
+        let plain = Device::flex();
+        let (x, y) = synthetic(20, &plain);
+        let accuracy = {
+            let predicted = model.forward(x.clone()).argmax(1).flatten::<1>(0, 1);
+            values(predicted.equal(y).int().float()).iter().sum::<f32>() / 20.0
+        };
+        assert!(accuracy >= 0.9, "the tiny model did not learn the task: accuracy {accuracy}");
+        let maps = maps_from_data(grad_cam(&model.head, model.features(x), 1).into_data()).unwrap();
+        for (i, map) in maps.iter().enumerate().filter(|(i, _)| i % 2 == 1) {
+            let peak = crate::ensemble::argmax(map);
+            let (row, col) = (peak / 16, peak % 16);
+            assert!(row < 8 && col < 8, "image {i}: the map peaks at ({row}, {col}), outside the top-left quadrant");
+            let quadrant: f32 = (0..8).flat_map(|r| (0..8).map(move |c| r * 16 + c)).map(|j| map[j]).sum();
+            let total: f32 = map.iter().sum();
+            assert!(quadrant > 0.5 * total, "image {i}: only {:.2} of the map in the quadrant", quadrant / total);
+        }
+    }
+}
