@@ -1,5 +1,6 @@
 //! `dermlens evaluate`: every member and the ensemble on split parts, side
-//! by side, printed and written as a Markdown report with a JSON copy.
+//! by side, printed and written as a Markdown report with a JSON copy and
+//! PNG plots beside it.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -12,6 +13,7 @@ use model::ensemble;
 use crate::calibrate::{self, part_logits};
 use crate::data::split::Part;
 use crate::metrics::{self, Metrics};
+use crate::plot::Plots;
 use crate::train::Run;
 
 fn row(name: &str, part: Part, m: &Metrics, mel: Option<usize>) -> String {
@@ -43,6 +45,8 @@ pub fn run(run_dir: &Path, parts: &[Part], out: &Path) -> Result<()> {
     let members = calibrate::load_members(run_dir, &run, &device)?;
     let malignant: Vec<bool> = run.classes.iter().map(|c| c.malignant).collect();
     let mel = run.classes.iter().position(|c| c.code == "mel");
+    let codes: Vec<&str> = run.classes.iter().map(|c| c.code.as_str()).collect();
+    let plots = Plots::beside(out);
     let mut table = vec![HEADER.to_string()];
     let mut details = String::new();
     let mut json = serde_json::Map::new();
@@ -70,14 +74,17 @@ pub fn run(run_dir: &Path, parts: &[Part], out: &Path) -> Result<()> {
             let auc = k.auc.map(|a| format!("{a:.3}")).unwrap_or_else(|| "-".into());
             writeln!(details, "| {} | {:.3} | {:.3} | {:.3} | {auc} | {} |", class.code, k.precision, k.recall, k.f1, k.support)?;
         }
-        let codes: Vec<&str> = run.classes.iter().map(|c| c.code.as_str()).collect();
         writeln!(details, "\nConfusion matrix (rows: truth, columns: prediction)\n\n| | {} |\n|---|{}", codes.join(" | "), "---|".repeat(codes.len()))?;
         for (c, counts) in metrics.confusion.iter().enumerate() {
             let cells: Vec<String> = counts.iter().map(|n| n.to_string()).collect();
             writeln!(details, "| **{}** | {} |", codes[c], cells.join(" | "))?;
         }
+        writeln!(details, "\n{}", plots.confusion(part, &metrics.confusion, &codes)?)?;
+        writeln!(details, "\n{}", plots.roc(part, &probs, &labels, &codes, &malignant)?)?;
+        writeln!(details, "\n{}", plots.reliability(part, &probs, &labels)?)?;
         json.insert(format!("{part}/ensemble"), serde_json::to_value(&metrics)?);
     }
+    writeln!(details, "\n### Training\n\n{}", plots.training(run_dir, run.options.members)?)?;
     let summary = table.join("\n");
     println!("{summary}");
     let report = format!(

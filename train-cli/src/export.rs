@@ -12,8 +12,23 @@ use crate::train::Run;
 pub const HAM10000_PROVENANCE: &str = "EfficientNet-Lite0 (ImageNet weights, Apache-2.0) fine-tuned by dermlens on HAM10000 \
      (Tschandl et al. 2018, doi:10.1038/sdata.2018.161, CC BY-NC 4.0): non-commercial use only. Not a diagnosis.";
 
-fn weight_file(name: &str, bytes: &[u8]) -> WeightFile {
-    WeightFile { file: name.into(), sha256: bundle::sha256_hex(bytes), bytes: bytes.len() as u64 }
+/// Names carry the start of the checksum: a changed file gets a new name,
+/// so browsers and the app's service worker can cache weights forever.
+fn weight_file(stem: &str, bytes: &[u8]) -> WeightFile {
+    let sha256 = bundle::sha256_hex(bytes);
+    WeightFile { file: format!("{stem}-{}.bin", &sha256[..12]), sha256, bytes: bytes.len() as u64 }
+}
+
+/// Weight files an earlier export left in `out` that the new manifest no longer names.
+fn remove_stale(out: &Path, keep: &[String]) -> Result<()> {
+    for entry in std::fs::read_dir(out)? {
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        let ours = (name.starts_with("shared") || name.starts_with("member-")) && name.ends_with(".bin");
+        if ours && !keep.contains(&name) {
+            std::fs::remove_file(out.join(&name))?;
+        }
+    }
+    Ok(())
 }
 
 pub fn run(run_dir: &Path, out: &Path, encoding: Encoding, provenance: &str) -> Result<()> {
@@ -32,14 +47,14 @@ pub fn run(run_dir: &Path, out: &Path, encoding: Encoding, provenance: &str) -> 
         None
     } else {
         let bytes = bundle::encode(&shared, encoding);
-        let file = weight_file("shared.bin", &bytes);
+        let file = weight_file("shared", &bytes);
         files.push((file.file.clone(), bytes));
         Some(file)
     };
     let mut manifest_members = Vec::new();
     for (m, tensors) in own.iter().enumerate() {
         let bytes = bundle::encode(tensors, encoding);
-        let file = weight_file(&format!("member-{m}.bin"), &bytes);
+        let file = weight_file(&format!("member-{m}"), &bytes);
         files.push((file.file.clone(), bytes));
         manifest_members.push(Member { name: format!("member-{m}"), weights: file, temperature: calibration.temperatures[m] });
     }
@@ -62,6 +77,7 @@ pub fn run(run_dir: &Path, out: &Path, encoding: Encoding, provenance: &str) -> 
         crate::files::write_atomic(&out.join(name), bytes)?;
     }
     crate::files::write_atomic(&out.join(MANIFEST), manifest.to_json().as_bytes())?;
+    remove_stale(out, &files.iter().map(|(name, _)| name.clone()).collect::<Vec<_>>())?;
     let total: usize = files.iter().map(|(_, b)| b.len()).sum();
     println!(
         "exported {} members ({} shared tensors) to {}: {} bytes of weights",

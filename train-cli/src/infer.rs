@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use burn::tensor::{Device, Tensor};
+use model::analysis;
 use model::classifier::Classifier;
 use model::preprocess::{self, Normalization, PreprocessError};
 
@@ -20,22 +21,14 @@ pub struct Inputs {
     pub flip_tta: bool,
 }
 
-/// Logits of one member for a batch of prepared images, flips averaged.
+/// Logits of one member for a batch of prepared images, flips averaged
+/// (all views in one forward pass).
 pub fn member_logits(member: &Classifier, batch: Tensor<4>, flip_tta: bool) -> Tensor<2> {
-    if !flip_tta {
-        return member.forward(batch);
-    }
-    let views = [
-        batch.clone(),
-        batch.clone().flip([3]),
-        batch.clone().flip([2]),
-        batch.flip([2, 3]),
-    ];
-    let n = views.len() as f32;
-    views.into_iter().map(|v| member.forward(v)).reduce(|a, b| a + b).map(|s| s / n).expect("four views")
+    let views = analysis::view_count(flip_tta);
+    analysis::mean_views(member.forward(analysis::views(batch, flip_tta)), views)
 }
 
-fn rows(logits: Tensor<2>) -> Result<Vec<Vec<f32>>> {
+pub fn rows(logits: Tensor<2>) -> Result<Vec<Vec<f32>>> {
     let [n, k] = logits.dims();
     let values: Vec<f32> = logits.into_data().try_into_vec().map_err(|e| anyhow::anyhow!("{e:?}"))?;
     Ok((0..n).map(|r| values[r * k..(r + 1) * k].to_vec()).collect())

@@ -4,13 +4,17 @@ mod bundle_dir;
 mod calibrate;
 mod data;
 mod evaluate;
+mod explain;
 mod export;
 mod files;
 mod import;
 mod infer;
 mod metrics;
+mod ood_cmd;
+mod plot;
 mod predict;
 mod progress;
+mod quality_cmd;
 mod rng;
 mod split_cmd;
 mod train;
@@ -117,6 +121,56 @@ enum Command {
         #[arg(long, default_value = "predictions.csv")]
         out: PathBuf,
     },
+    /// Write a photo with the Grad-CAM heat map of one class over it and the
+    /// ensemble's probabilities beside it, as a PNG.
+    Explain {
+        /// The photo (JPEG, PNG, WebP, BMP or GIF).
+        image: PathBuf,
+        /// Bundle folder written by `dermlens export`.
+        #[arg(long, default_value = "public/model")]
+        model: PathBuf,
+        /// Class to explain, by code (e.g. mel); default: the predicted class.
+        #[arg(long)]
+        class: Option<String>,
+        /// Opacity of the heat map over the photo, 0 to 1.
+        #[arg(long, default_value_t = 0.5)]
+        opacity: f32,
+        #[arg(long, default_value = "explain.png")]
+        out: PathBuf,
+    },
+    /// Measure the not-a-lesion check: how often it flags lesion photos and
+    /// how often unrelated photos and synthetic patterns.
+    Ood {
+        /// Lesion photos: a split CSV (see --part) or a folder.
+        lesions: PathBuf,
+        /// With a split CSV: only this part (train, val or test).
+        #[arg(long)]
+        part: Option<data::split::Part>,
+        /// Bundle folder written by `dermlens export`.
+        #[arg(long, default_value = "public/model")]
+        model: PathBuf,
+        /// Unrelated photos: image files or .npy arrays (u8, height x width x 3).
+        #[arg(long, num_args = 1..)]
+        unrelated: Vec<PathBuf>,
+        #[arg(long, default_value = "ood.md")]
+        out: PathBuf,
+    },
+    /// Measure image quality (blur, contrast, exposure) over a folder or split:
+    /// percentiles, false flags of the default thresholds, and detection of
+    /// degraded copies made in memory.
+    Quality {
+        /// A folder of images (searched recursively) or a split CSV.
+        input: PathBuf,
+        /// With a split CSV: only this part (train, val or test).
+        #[arg(long)]
+        part: Option<data::split::Part>,
+        /// Markdown report.
+        #[arg(long, default_value = "quality.md")]
+        out: PathBuf,
+        /// Also write every image's measures and issues, per degradation, to this CSV.
+        #[arg(long)]
+        measures: Option<PathBuf>,
+    },
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -148,6 +202,15 @@ fn main() -> ExitCode {
         Command::Evaluate { run, parts, out } => evaluate::run(&run, &parts, &out),
         Command::Export { run, out, encoding, provenance } => export::run(&run, &out, encoding.into(), &provenance),
         Command::Predict { paths, model, out } => predict::run(&paths, &model, &out),
+        Command::Explain { image, model, class, opacity, out } => {
+            explain::run(&image, &model, class.as_deref(), opacity, &out)
+        }
+        Command::Ood { lesions, part, model, unrelated, out } => {
+            ood_cmd::run(&ood_cmd::Options { model, lesions, part, unrelated, out })
+        }
+        Command::Quality { input, part, out, measures } => {
+            quality_cmd::run(&quality_cmd::Options { input, part, out, measures })
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -72,7 +72,6 @@ pub fn roc_auc(scores: &[f32], positive: &[bool]) -> Option<f64> {
 
 /// ROC curve points (false positive rate, true positive rate), from the
 /// strictest threshold to the loosest.
-#[allow(dead_code)] // for the ROC plot of the evaluation report, which is not written yet
 pub fn roc_curve(scores: &[f32], positive: &[bool]) -> Vec<(f64, f64)> {
     let pos = positive.iter().filter(|&&p| p).count().max(1) as f64;
     let neg = positive.iter().filter(|&&p| !p).count().max(1) as f64;

@@ -1,5 +1,5 @@
 //! The whole CLI workflow on the committed fixtures: split, train (killed
-//! and resumed), calibrate, export, predict.
+//! and resumed), calibrate, evaluate (with its plots), export, predict.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -77,12 +77,50 @@ fn split_train_resume_calibrate_export_predict() {
     assert!(out.contains("| **ensemble** | test | 7 |"), "{out}");
     let text = std::fs::read_to_string(&report).unwrap();
     assert!(text.contains("Confusion matrix") && text.contains("| member 1 | val |"), "{text}");
+    // Plots beside the report, named after it and linked relatively.
+    let mut plots: Vec<String> = ["val", "test"]
+        .iter()
+        .flat_map(|part| ["confusion", "roc", "reliability"].map(|plot| format!("evaluation-{part}-{plot}.png")))
+        .collect();
+    plots.push("evaluation-training.png".into());
+    for plot in &plots {
+        let bytes = std::fs::read(dir.join(plot)).unwrap_or_else(|e| panic!("{plot}: {e}"));
+        assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "{plot} is not a PNG");
+        assert!(text.contains(&format!("]({plot})")), "{plot} is not linked: {text}");
+    }
     let bundle = dir.join("bundle");
     ok(dermlens(&["export", path(&run), "--out", path(&bundle)]).output().unwrap());
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(bundle.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["members"].as_array().unwrap().len(), 2);
     assert!(manifest["shared"].is_object(), "the frozen blocks are stored once");
+
+    // Explain: the photo with the heat map and a panel beside it.
+    let explained = dir.join("explain.png");
+    let photo = fixtures.join("ham10000/images/ISIC_0024370.jpg");
+    let out = ok(dermlens(&["explain", path(&photo), "--model", path(&bundle), "--class", "mel", "--out", path(&explained)])
+        .output()
+        .unwrap());
+    assert!(out.contains("Grad-CAM of mel"), "{out}");
+    let picture = image::open(&explained).unwrap().into_rgb8();
+    assert!(picture.height() >= 150, "the whole 200x150 photo is shown");
+    assert!(picture.width() > 200, "a panel sits beside the 200 px photo");
+    let wrong = dermlens(&["explain", path(&photo), "--model", path(&bundle), "--class", "xyz"]).output().unwrap();
+    assert!(!wrong.status.success());
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("'xyz' is not a class"));
+
+    // The not-a-lesion check, measured on lesions, a photo and the patterns.
+    let ood = dir.join("ood.md");
+    let coffee = fixtures.join("lite0/inputs/skimage_coffee_u8_224.npy");
+    let out = ok(dermlens(&[
+        "ood", path(&fixtures.join("ham10000/images")), "--model", path(&bundle), "--unrelated", path(&coffee), "--out", path(&ood),
+    ])
+    .output()
+    .unwrap());
+    for row in ["| lesion photos:", "| unrelated photos and their corner crops |", "| synthetic patterns |", "| skimage_coffee_u8_224 (top-left crop) |"] {
+        assert!(out.contains(row), "{row} missing from {out}");
+    }
+    assert!(std::fs::read_to_string(&ood).unwrap().contains("| synthetic patterns |"));
 
     // Predict a folder plus one unreadable file: rows for the rest, non-zero exit.
     let broken = dir.join("broken.jpg");

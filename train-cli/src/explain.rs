@@ -1,0 +1,117 @@
+//! `dermlens explain`: a photo with the Grad-CAM heat map of one class
+//! blended over it, and the ensemble's probabilities beside it, as a PNG.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, anyhow, bail};
+use burn::tensor::Device;
+use model::analysis::{self, Analysis};
+use model::classes::LesionClass;
+use model::{colormap, gradcam, preprocess};
+
+use crate::plot::canvas::Canvas;
+use crate::plot::font::{draw_text, text_height, text_width};
+use crate::plot::style::{INK, WHITE};
+
+const BAR: [u8; 3] = [47, 111, 159];
+const BAR_MALIGNANT: [u8; 3] = [179, 38, 30];
+const TRACK: [u8; 3] = [230, 233, 237];
+
+/// Which class to explain: the named one, or the ensemble's top class.
+fn pick_class(classes: &[LesionClass], code: Option<&str>, top: usize) -> Result<usize> {
+    match code {
+        None => Ok(top),
+        Some(code) => classes.iter().position(|c| c.code.eq_ignore_ascii_case(code)).ok_or_else(|| {
+            let codes: Vec<&str> = classes.iter().map(|c| c.code.as_str()).collect();
+            anyhow!("'{code}' is not a class of this model (its classes: {})", codes.join(", "))
+        }),
+    }
+}
+
+/// The side panel: what is explained, the sorted probabilities, warnings.
+fn panel(canvas: &mut Canvas, x: i64, scale: u32, analysis: &Analysis, classes: &[LesionClass], class: usize) {
+    let line = i64::from(text_height(scale) + 3 * scale);
+    let mut y = i64::from(4 * scale);
+    let prediction = &analysis.prediction;
+    draw_text(canvas, x, y, &format!("Grad-CAM: {}", classes[class].name), scale, INK);
+    y += line * 3 / 2;
+    let mut order: Vec<usize> = (0..classes.len()).collect();
+    order.sort_by(|&a, &b| prediction.probabilities[b].total_cmp(&prediction.probabilities[a]));
+    let bar_width = i64::from(60 * scale);
+    for c in order {
+        let p = prediction.probabilities[c];
+        let label = format!("{:<6}{:>6.1}%", classes[c].code, p * 100.0);
+        draw_text(canvas, x, y, &label, scale, INK);
+        let bar_x = x + i64::from(text_width(&label, scale) + 3 * scale);
+        canvas.fill_rect(bar_x, y, bar_width, i64::from(5 * scale), TRACK);
+        let colour = if classes[c].malignant { BAR_MALIGNANT } else { BAR };
+        canvas.fill_rect(bar_x, y, (bar_width as f32 * p).round() as i64, i64::from(5 * scale), colour);
+        y += line;
+    }
+    y += line / 2;
+    let members = prediction.members.len();
+    let agreeing = (prediction.agreement * members as f32).round() as usize;
+    draw_text(canvas, x, y, &format!("{agreeing} of {members} members agree"), scale, INK);
+    y += line;
+    draw_text(canvas, x, y, &format!("malignant total {:.1}%", prediction.malignant * 100.0), scale, INK);
+    y += line;
+    let mut notes = Vec::new();
+    if prediction.uncertain {
+        notes.push("uncertain".to_string());
+    }
+    if prediction.out_of_distribution {
+        notes.push("unlike a lesion photo".to_string());
+    }
+    notes.extend(analysis.issues.iter().map(|i| format!("{i:?}").to_lowercase()));
+    if !notes.is_empty() {
+        draw_text(canvas, x, y, &format!("warning: {}", notes.join(", ")), scale, BAR_MALIGNANT);
+    }
+}
+
+pub fn run(image: &Path, bundle: &Path, class: Option<&str>, opacity: f32, out: &Path) -> Result<()> {
+    if !(0.0..=1.0).contains(&opacity) {
+        bail!("--opacity must be between 0 and 1, not {opacity}");
+    }
+    let device = Device::flex();
+    let loaded = crate::bundle_dir::load(bundle, &device)?;
+    let bytes = std::fs::read(image).with_context(|| format!("cannot read {}", image.display()))?;
+    let photo = preprocess::decode(&bytes).with_context(|| format!("{} is not a usable image", image.display()))?;
+    let analysis = analysis::block_on(analysis::analyse(&loaded, &photo, &device))?;
+    let classes = &loaded.manifest.classes;
+    let class = pick_class(classes, class, analysis.prediction.top)?;
+
+    let (w, h) = photo.dimensions();
+    let heat = gradcam::upsample(&analysis.cams[class], analysis.cam_size, w, h);
+    let blended = colormap::blend(&photo, &colormap::heat_layer(&heat, w, h), opacity);
+    // Text scaled with the photo, so that it stays legible on big photos.
+    let scale = (h / 180).max(2);
+    let panel_width = 150 * scale;
+    let height = h.max(22 * (text_height(scale) + 3 * scale));
+    let mut canvas = Canvas::new(w + panel_width, height, WHITE);
+    canvas.draw_image(0, 0, &blended);
+    panel(&mut canvas, i64::from(w + 6 * scale), scale, &analysis, classes, class);
+    crate::files::write_atomic(out, &canvas.to_png()?)?;
+
+    let guidance = model::guidance::guidance(&analysis.prediction, classes);
+    println!("{}", guidance.summary);
+    println!("{}", guidance.advice);
+    for issue in &analysis.issues {
+        println!("photo: {}", issue.message());
+    }
+    println!("Grad-CAM of {} written to {}", classes[class].code, out.display());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes_are_picked_by_code_or_default_to_the_top() {
+        let classes = LesionClass::list(&model::classes::HAM10000);
+        assert_eq!(pick_class(&classes, None, 5).unwrap(), 5);
+        assert_eq!(pick_class(&classes, Some("MEL"), 5).unwrap(), 4);
+        let error = pick_class(&classes, Some("scc"), 5).unwrap_err().to_string();
+        assert!(error.contains("akiec, bcc"), "{error}");
+    }
+}

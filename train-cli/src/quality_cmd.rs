@@ -1,0 +1,304 @@
+//! `dermlens quality`: the image-quality measures over a collection, how
+//! often the default thresholds flag its (presumed good) images, and how
+//! often they catch the same images degraded in memory: blurred, darkened,
+//! over-exposed, washed out and flattened. This is how
+//! `QualityThresholds::DEFAULT` was chosen and how it can be re-checked.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use image::{Rgb, RgbImage, imageops};
+use model::quality::{self, QualityIssue, QualityMeasures, QualityThresholds};
+
+use crate::data::split::{self, Part};
+use crate::predict::collect_images;
+
+pub struct Options {
+    /// A folder of images (searched recursively) or a split CSV.
+    pub input: PathBuf,
+    /// With a split: only this part.
+    pub part: Option<Part>,
+    /// Markdown report.
+    pub out: PathBuf,
+    /// Optional per-image, per-variant measures.
+    pub measures: Option<PathBuf>,
+}
+
+/// One way of spoiling a photo, and the issue it should raise.
+pub struct Degradation {
+    pub name: &'static str,
+    pub description: &'static str,
+    /// The issues that count as catching it.
+    pub expected: &'static [QualityIssue],
+    pub apply: fn(&RgbImage) -> RgbImage,
+}
+
+/// Gaussian sigma of the blur test, in pixels of the image as stored.
+pub const BLUR_SIGMA: f32 = 2.5;
+/// A milder blur, reported for information.
+pub const MILD_BLUR_SIGMA: f32 = 1.5;
+
+fn map(image: &RgbImage, f: impl Fn(f32) -> f32) -> RgbImage {
+    let mut out = image.clone();
+    for px in out.pixels_mut() {
+        for c in 0..3 {
+            px[c] = f(f32::from(px[c])).round().clamp(0.0, 255.0) as u8;
+        }
+    }
+    out
+}
+
+fn flatten(image: &RgbImage) -> RgbImage {
+    let n = f64::from(image.width()) * f64::from(image.height());
+    let mut mean = [0.0f64; 3];
+    for px in image.pixels() {
+        for c in 0..3 {
+            mean[c] += f64::from(px[c]);
+        }
+    }
+    let mean = mean.map(|m| (m / n.max(1.0)) as f32);
+    let mut out = image.clone();
+    for px in out.pixels_mut() {
+        *px = Rgb(std::array::from_fn(|c| (mean[c] + 0.25 * (f32::from(px[c]) - mean[c])).round().clamp(0.0, 255.0) as u8));
+    }
+    out
+}
+
+pub const DEGRADATIONS: [Degradation; 6] = [
+    Degradation {
+        name: "blur",
+        description: "Gaussian blur, sigma 2.5 px at the stored resolution",
+        expected: &[QualityIssue::Blurred],
+        apply: |i| imageops::blur(i, BLUR_SIGMA),
+    },
+    Degradation {
+        name: "mild blur",
+        description: "Gaussian blur, sigma 1.5 px at the stored resolution (for information)",
+        expected: &[QualityIssue::Blurred],
+        apply: |i| imageops::blur(i, MILD_BLUR_SIGMA),
+    },
+    Degradation {
+        name: "dark",
+        description: "every channel x 0.25",
+        expected: &[QualityIssue::TooDark],
+        apply: |i| map(i, |v| v * 0.25),
+    },
+    Degradation {
+        name: "washed out",
+        description: "0.4 x + 0.6 x 255 (towards white, hardly any clipping); too bright or flat both count",
+        expected: &[QualityIssue::TooBright, QualityIssue::Flat],
+        apply: |i| map(i, |v| 0.4 * v + 0.6 * 255.0),
+    },
+    Degradation {
+        name: "overexposed",
+        description: "gain x 3, clipped at 255",
+        expected: &[QualityIssue::TooBright],
+        apply: |i| map(i, |v| v * 3.0),
+    },
+    Degradation {
+        name: "flat",
+        description: "contrast reduced to 25% around each channel's mean",
+        expected: &[QualityIssue::Flat],
+        apply: flatten,
+    },
+];
+
+const ISSUES: [QualityIssue; 4] = [QualityIssue::Blurred, QualityIssue::TooDark, QualityIssue::TooBright, QualityIssue::Flat];
+const PERCENTILES: [f64; 9] = [0.1, 1.0, 5.0, 25.0, 50.0, 75.0, 95.0, 99.0, 99.9];
+
+/// The images of a folder (recursively) or of a split CSV (one part or all),
+/// and a label for reports.
+pub fn image_files(input: &Path, part: Option<Part>) -> Result<(Vec<PathBuf>, String)> {
+    if input.is_file() {
+        let split = split::load(input)?;
+        let (files, what): (Vec<PathBuf>, String) = match part {
+            Some(part) => (split.part(part).into_iter().map(|s| s.path).collect(), format!("{} ({part} part)", input.display())),
+            None => (split.samples.into_iter().map(|(s, _)| s.path).collect(), format!("{} (all parts)", input.display())),
+        };
+        return Ok((files, what));
+    }
+    if part.is_some() {
+        bail!("--part needs a split CSV, and {} is a folder", input.display());
+    }
+    Ok((collect_images(&[input.to_path_buf()])?, input.display().to_string()))
+}
+
+/// Measures and issues of one image and of each degradation of it.
+type Row = Vec<(QualityMeasures, Vec<QualityIssue>)>;
+
+fn assess_all(image: &RgbImage, thresholds: &QualityThresholds) -> Row {
+    let mut row = vec![quality::assess(image, thresholds)];
+    row.extend(DEGRADATIONS.iter().map(|d| quality::assess(&(d.apply)(image), thresholds)));
+    row
+}
+
+pub fn run(options: &Options) -> Result<()> {
+    let (files, what) = image_files(&options.input, options.part)?;
+    if files.is_empty() {
+        bail!("no images found in {}", options.input.display());
+    }
+    let thresholds = QualityThresholds::DEFAULT;
+    let bar = crate::progress::bar(files.len() as u64, "measuring");
+    let mut rows: Vec<(PathBuf, Row)> = Vec::with_capacity(files.len());
+    let mut failed = Vec::new();
+    for path in &files {
+        let decoded = std::fs::read(path)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| model::preprocess::decode(&bytes).map_err(|e| e.to_string()));
+        match decoded {
+            Ok(image) => rows.push((path.clone(), assess_all(&image, &thresholds))),
+            Err(reason) => failed.push(format!("{}: {reason}", path.display())),
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    for f in failed.iter().take(10) {
+        eprintln!("unreadable: {f}");
+    }
+    if rows.is_empty() {
+        bail!("none of the {} images could be read", files.len());
+    }
+
+    let report = report(&what, &rows, failed.len(), &thresholds);
+    print!("{report}");
+    crate::files::write_atomic(&options.out, report.as_bytes())?;
+    if let Some(path) = &options.measures {
+        write_measures(path, &rows).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    println!("report written to {}", options.out.display());
+    Ok(())
+}
+
+fn variant_name(v: usize) -> &'static str {
+    if v == 0 { "original" } else { DEGRADATIONS[v - 1].name }
+}
+
+fn issue_list(issues: &[QualityIssue]) -> String {
+    issues.iter().map(|i| format!("{i:?}")).collect::<Vec<_>>().join(" ")
+}
+
+fn write_measures(path: &Path, rows: &[(PathBuf, Row)]) -> Result<()> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record(["image", "variant", "sharpness", "contrast", "brightness", "dark_clipped", "bright_clipped", "issues"])?;
+    for (file, row) in rows {
+        let image = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        for (v, (m, issues)) in row.iter().enumerate() {
+            writer.write_record([
+                image.clone(),
+                variant_name(v).to_string(),
+                format!("{:.3}", m.sharpness),
+                format!("{:.3}", m.contrast),
+                format!("{:.3}", m.brightness),
+                format!("{:.5}", m.dark_clipped),
+                format!("{:.5}", m.bright_clipped),
+                issue_list(issues),
+            ])?;
+        }
+    }
+    let bytes = writer.into_inner().map_err(|e| anyhow::anyhow!("cannot encode the CSV: {e}"))?;
+    crate::files::write_atomic(path, &bytes)
+}
+
+/// Nearest-rank percentile of sorted values.
+fn percentile(sorted: &[f32], p: f64) -> f32 {
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn share(count: usize, total: usize) -> String {
+    format!("{:.2}%", 100.0 * count as f64 / total.max(1) as f64)
+}
+
+/// The Markdown report.
+pub fn report(what: &str, rows: &[(PathBuf, Row)], unreadable: usize, t: &QualityThresholds) -> String {
+    let n = rows.len();
+    let mut out = String::new();
+    let _ = writeln!(out, "# Image quality: {what}\n");
+    let _ = writeln!(
+        out,
+        "{n} images measured{}, each resized to {size}x{size} (the network's input, whole frame) before measuring; \
+         grey = Rec. 601 luma; clip levels: luma <= {dark} and >= {bright}.\n",
+        if unreadable > 0 { format!(" ({unreadable} unreadable, skipped)") } else { String::new() },
+        size = quality::ANALYSIS_SIZE,
+        dark = quality::DARK_CLIP,
+        bright = quality::BRIGHT_CLIP,
+    );
+    let _ = writeln!(out, "Thresholds (`QualityThresholds::DEFAULT`): sharpness >= {}, contrast >= {}, brightness {}..{}, \
+        dark-clipped <= {}, bright-clipped <= {}.\n",
+        t.min_sharpness, t.min_contrast, t.min_brightness, t.max_brightness, t.max_dark_clipped, t.max_bright_clipped);
+
+    // False flags on the images as they are.
+    let _ = writeln!(out, "## Flags on the original images (false-flag rate)\n");
+    let _ = writeln!(out, "| issue | images | rate |\n|---|---:|---:|");
+    for issue in ISSUES {
+        let k = rows.iter().filter(|(_, r)| r[0].1.contains(&issue)).count();
+        let _ = writeln!(out, "| {issue:?} | {k} | {} |", share(k, n));
+    }
+    let any = rows.iter().filter(|(_, r)| !r[0].1.is_empty()).count();
+    let _ = writeln!(out, "| **any** | {any} | {} |\n", share(any, n));
+
+    // Detection per degradation.
+    let _ = writeln!(out, "## Detection of degraded copies\n");
+    let _ = writeln!(out, "Each image is degraded in memory at its stored resolution, then assessed like a photo.\n");
+    let _ = writeln!(out, "| degradation | how | expected issue | detected | any flag | Blurred | TooDark | TooBright | Flat |");
+    let _ = writeln!(out, "|---|---|---|---:|---:|---:|---:|---:|---:|");
+    for (d, degradation) in DEGRADATIONS.iter().enumerate() {
+        let v = d + 1;
+        let count = |f: &dyn Fn(&[QualityIssue]) -> bool| rows.iter().filter(|(_, r)| f(&r[v].1)).count();
+        let detected = count(&|i| degradation.expected.iter().any(|e| i.contains(e)));
+        let flagged = count(&|i| !i.is_empty());
+        let per: Vec<String> = ISSUES.iter().map(|issue| share(count(&|i| i.contains(issue)), n)).collect();
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | **{}** | {} | {} |",
+            degradation.name,
+            degradation.description,
+            degradation.expected.iter().map(|e| format!("{e:?}")).collect::<Vec<_>>().join(" or "),
+            share(detected, n),
+            share(flagged, n),
+            per.join(" | ")
+        );
+    }
+    let _ = writeln!(out);
+
+    // Percentiles per measure and variant.
+    let _ = writeln!(out, "## Measures (percentiles over the images)\n");
+    let measures: [(&str, fn(&QualityMeasures) -> f32); 5] = [
+        ("sharpness (Laplacian variance)", |m| m.sharpness),
+        ("contrast (grey std)", |m| m.contrast),
+        ("brightness (grey mean)", |m| m.brightness),
+        ("dark-clipped share", |m| m.dark_clipped),
+        ("bright-clipped share", |m| m.bright_clipped),
+    ];
+    let header: Vec<String> = PERCENTILES.iter().map(|p| format!("p{p}")).collect();
+    for (name, get) in measures {
+        let _ = writeln!(out, "### {name}\n");
+        let _ = writeln!(out, "| variant | {} |", header.join(" | "));
+        let _ = writeln!(out, "|---|{}", "---:|".repeat(PERCENTILES.len()));
+        for v in 0..=DEGRADATIONS.len() {
+            let mut values: Vec<f32> = rows.iter().map(|(_, r)| get(&r[v].0)).collect();
+            values.sort_by(f32::total_cmp);
+            let cells: Vec<String> = PERCENTILES.iter().map(|&p| format_value(percentile(&values, p))).collect();
+            let _ = writeln!(out, "| {} | {} |", variant_name(v), cells.join(" | "));
+        }
+        let _ = writeln!(out);
+    }
+
+    // The originals flagged, so a person can look at them.
+    let flagged: Vec<String> = rows
+        .iter()
+        .filter(|(_, r)| !r[0].1.is_empty())
+        .take(30)
+        .map(|(p, r)| format!("- {}: {}", p.display(), issue_list(&r[0].1)))
+        .collect();
+    if !flagged.is_empty() {
+        let _ = writeln!(out, "## Original images flagged{}\n", if any > flagged.len() { " (first 30)" } else { "" });
+        let _ = writeln!(out, "{}\n", flagged.join("\n"));
+    }
+    out
+}
+
+fn format_value(v: f32) -> String {
+    if v.abs() < 1.0 { format!("{v:.3}") } else { format!("{v:.1}") }
+}
