@@ -36,3 +36,33 @@ setup_native() {
 setup_wasm() {
   need_rust_target wasm32-unknown-unknown
 }
+
+# The web app's tools, from crates.io only (trunk cannot download its own here).
+TRUNK_VERSION=0.22.1
+TRUNK_RUST=1.96.1 # trunk 0.22 needs a newer Rust than the project's
+# Must equal the wasm-bindgen crate version pinned in app/Cargo.toml.
+WASM_BINDGEN_VERSION=0.2.130
+
+setup_web() {
+  setup_wasm
+  export PATH="$HOME/.cargo/bin:$PATH"
+  if ! trunk --version 2>/dev/null | grep -qF "$TRUNK_VERSION"; then
+    log "installing trunk $TRUNK_VERSION (about 10 minutes on 2 cores)"
+    rustup toolchain list | grep -q "^$TRUNK_RUST" || rustup toolchain install "$TRUNK_RUST" --profile minimal
+    env -u CARGO_TARGET_DIR cargo "+$TRUNK_RUST" install trunk --version "$TRUNK_VERSION" --locked
+  fi
+  if ! wasm-bindgen --version 2>/dev/null | grep -qF "$WASM_BINDGEN_VERSION"; then
+    log "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION"
+    # Not --locked: its lock file pins crates that no longer build.
+    env -u CARGO_TARGET_DIR cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+  fi
+}
+
+# The browser test: Debian's Chromium driven by npm's playwright-core.
+setup_e2e() {
+  need_apt chromium
+  # Node may come from elsewhere than Debian (NodeSource's nodejs bundles npm
+  # and conflicts with Debian's npm package): only install it when missing.
+  command -v npm >/dev/null || need_apt nodejs npm
+  (cd "$ROOT/tests/e2e" && npm ci --no-audit --no-fund --silent)
+}

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every dermlens test: the workspace's unit and integration tests
-# (including the golden logits on the CPU and, via lavapipe, on wgpu) and the
-# wasm build of the model crate. Installs what it needs first.
+# (including the golden logits on the CPU and, via lavapipe, on wgpu), the
+# wasm build of the model crate, and the web app built by trunk and driven
+# end to end in headless Chromium on WebGPU and on the CPU. Installs what it
+# needs first.
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$ROOT"
 
@@ -16,3 +18,11 @@ cargo bench --no-run -p train-cli
 
 log "model crate for wasm32-unknown-unknown"
 cargo build -p model --target wasm32-unknown-unknown --release
+
+setup_web
+setup_e2e
+log "the site: trunk build --release"
+trunk build --release
+
+log "end-to-end test in headless Chromium"
+node tests/e2e/run.mjs --dist dist --out "${CARGO_TARGET_DIR:-target}/e2e"

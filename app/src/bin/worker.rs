@@ -1,0 +1,12 @@
+//! The dermlens inference worker (built for the browser by trunk).
+
+#[cfg(target_arch = "wasm32")]
+fn main() {
+    app::worker::start();
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn main() {
+    eprintln!("The dermlens worker runs in a browser: build it with `trunk build --release` (see the README).");
+    std::process::exit(2);
+}

@@ -1,0 +1,84 @@
+//! Messages between the page and the inference worker. Each message is a
+//! JavaScript object `{ json, bytes? }`: the JSON of a [`Request`] or
+//! [`Reply`], and for photos their raw bytes as a transferred `Uint8Array`
+//! (never copied, never sent anywhere else).
+
+use model::analysis::Analysis;
+use model::classes::LesionClass;
+use model::guidance::Guidance;
+use serde::{Deserialize, Serialize};
+
+/// Where the model files live, relative to the worker script (and so to the page).
+pub const MODEL_DIR: &str = "model/";
+/// Longest side of the photo the worker sends back for display.
+pub const DISPLAY_SIDE: u32 = 640;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendChoice {
+    /// WebGPU when the browser has a usable adapter, else the CPU.
+    Auto,
+    Cpu,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Request {
+    /// Choose the backend, fetch and verify the bundle, warm up.
+    Load { backend: BackendChoice },
+    /// Analyse the photo sent as `bytes`; `id` comes back with the answer.
+    Analyse { id: u32 },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Reply {
+    Progress { loaded: u64, total: u64 },
+    Ready { backend: String, load_ms: f64, classes: Vec<LesionClass>, members: usize, provenance: String },
+    LoadFailed { message: String },
+    /// The photo as decoded and oriented, at most [`DISPLAY_SIDE`], is sent as RGBA `bytes`.
+    Analysed { id: u32, result: Box<AnalysisReply> },
+    Failed { id: u32, message: String },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AnalysisReply {
+    pub analysis: Analysis,
+    pub guidance: Guidance,
+    pub backend: String,
+    /// From the worker receiving the photo to the answer: decoding, checks, every member, Grad-CAM.
+    pub elapsed_ms: f64,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// Display size of a `width` x `height` photo: the same aspect, longest side at most [`DISPLAY_SIDE`].
+pub fn display_size(width: u32, height: u32) -> (u32, u32) {
+    let longest = width.max(height).max(1);
+    if longest <= DISPLAY_SIDE {
+        return (width.max(1), height.max(1));
+    }
+    let scale = DISPLAY_SIDE as f64 / longest as f64;
+    (((width as f64 * scale).round() as u32).max(1), ((height as f64 * scale).round() as u32).max(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_round_trip_as_json() {
+        let r = Request::Load { backend: BackendChoice::Cpu };
+        let text = serde_json::to_string(&r).unwrap();
+        assert_eq!(text, r#"{"kind":"load","backend":"cpu"}"#);
+        assert_eq!(serde_json::from_str::<Request>(&text).unwrap(), r);
+    }
+
+    #[test]
+    fn display_size_keeps_aspect_and_bounds() {
+        assert_eq!(display_size(4000, 3000), (640, 480));
+        assert_eq!(display_size(150, 200), (150, 200));
+        assert_eq!(display_size(3000, 4000), (480, 640));
+        assert_eq!(display_size(0, 0), (1, 1));
+    }
+}

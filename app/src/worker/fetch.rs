@@ -1,0 +1,43 @@
+//! Fetching bundle files from the worker, chunk by chunk, so the page can
+//! show a progress bar.
+
+use js_sys::{Reflect, Uint8Array};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{ReadableStreamDefaultReader, Response, WorkerGlobalScope};
+
+fn describe(error: JsValue) -> String {
+    error.as_string().or_else(|| js_sys::JSON::stringify(&error).ok().and_then(|s| s.as_string())).unwrap_or_else(|| "unknown error".into())
+}
+
+/// The bytes at `url`; `on_chunk` hears the size of every chunk received.
+pub async fn fetch_bytes(url: &str, on_chunk: &mut dyn FnMut(u64)) -> Result<Vec<u8>, String> {
+    let scope: WorkerGlobalScope = js_sys::global().unchecked_into();
+    let response: Response = JsFuture::from(scope.fetch_with_str(url))
+        .await
+        .map_err(|e| format!("cannot fetch {url}: {}", describe(e)))?
+        .unchecked_into();
+    if !response.ok() {
+        return Err(format!("cannot fetch {url}: the server answered {}", response.status()));
+    }
+    let Some(body) = response.body() else { return Ok(Vec::new()) };
+    let reader: ReadableStreamDefaultReader = body.get_reader().unchecked_into();
+    let mut bytes = Vec::new();
+    loop {
+        let chunk = JsFuture::from(reader.read()).await.map_err(|e| format!("reading {url} failed: {}", describe(e)))?;
+        if Reflect::get(&chunk, &"done".into()).ok().and_then(|d| d.as_bool()).unwrap_or(true) {
+            break;
+        }
+        let value: Uint8Array = Reflect::get(&chunk, &"value".into()).map_err(describe)?.unchecked_into();
+        let start = bytes.len();
+        bytes.resize(start + value.length() as usize, 0);
+        value.copy_to(&mut bytes[start..]);
+        on_chunk(value.length() as u64);
+    }
+    Ok(bytes)
+}
+
+pub async fn fetch_text(url: &str) -> Result<String, String> {
+    let bytes = fetch_bytes(url, &mut |_| {}).await?;
+    String::from_utf8(bytes).map_err(|_| format!("{url} is not text"))
+}

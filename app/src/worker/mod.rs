@@ -1,0 +1,103 @@
+//! The inference worker: receives requests from the page, answers with
+//! progress, results and errors. The photo it receives stays in memory only
+//! for the analysis.
+
+mod engine;
+mod fetch;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use js_sys::{Array, Object, Reflect, Uint8Array};
+use wasm_bindgen::prelude::*;
+use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
+
+use crate::protocol::{Reply, Request};
+use engine::Engine;
+
+thread_local! {
+    static ENGINE: RefCell<Option<Rc<Engine>>> = const { RefCell::new(None) };
+}
+
+fn scope() -> DedicatedWorkerGlobalScope {
+    js_sys::global().unchecked_into()
+}
+
+/// Posts `reply`, with `bytes` transferred rather than copied.
+fn post(reply: &Reply, bytes: Option<Vec<u8>>) {
+    let message = Object::new();
+    let json = serde_json::to_string(reply).unwrap_or_else(|e| format!(r#"{{"kind":"load_failed","message":"{e}"}}"#));
+    let _ = Reflect::set(&message, &"json".into(), &json.into());
+    let transfer = Array::new();
+    if let Some(bytes) = bytes {
+        let array = Uint8Array::from(bytes.as_slice());
+        transfer.push(&array.buffer());
+        let _ = Reflect::set(&message, &"bytes".into(), &array);
+    }
+    if let Err(e) = scope().post_message_with_transfer(&message, &transfer) {
+        web_sys::console::error_2(&"dermlens worker: cannot answer the page".into(), &e);
+    }
+}
+
+async fn handle(request: Request, bytes: Option<Vec<u8>>) {
+    match request {
+        Request::Load { backend } => {
+            let started = engine::now_ms();
+            let mut last_post = 0u64;
+            let mut progress = |loaded: u64, total: u64| {
+                // Every 1% at most: a message per network chunk would flood the page.
+                if loaded == total || loaded >= last_post + total / 100 {
+                    last_post = loaded;
+                    post(&Reply::Progress { loaded, total }, None);
+                }
+            };
+            match Engine::load(backend, &mut progress).await {
+                Ok(engine) => {
+                    let manifest = &engine.bundle.manifest;
+                    let reply = Reply::Ready {
+                        backend: engine.backend.clone(),
+                        load_ms: engine::now_ms() - started,
+                        classes: manifest.classes.clone(),
+                        members: manifest.members.len(),
+                        provenance: manifest.provenance.clone(),
+                    };
+                    ENGINE.with(|e| *e.borrow_mut() = Some(Rc::new(engine)));
+                    post(&reply, None);
+                }
+                Err(message) => post(&Reply::LoadFailed { message }, None),
+            }
+        }
+        Request::Analyse { id } => {
+            let Some(engine) = ENGINE.with(|e| e.borrow().clone()) else {
+                post(&Reply::Failed { id, message: "the model is not loaded yet".into() }, None);
+                return;
+            };
+            let Some(bytes) = bytes else {
+                post(&Reply::Failed { id, message: "no photo came with the request".into() }, None);
+                return;
+            };
+            match engine.analyse(&bytes).await {
+                Ok((result, rgba)) => post(&Reply::Analysed { id, result: Box::new(result) }, Some(rgba)),
+                Err(message) => post(&Reply::Failed { id, message }, None),
+            }
+        }
+    }
+}
+
+fn on_message(event: MessageEvent) {
+    let data = event.data();
+    let json = Reflect::get(&data, &"json".into()).ok().and_then(|j| j.as_string()).unwrap_or_default();
+    let bytes = Reflect::get(&data, &"bytes".into()).ok().filter(|b| b.is_instance_of::<Uint8Array>()).map(|b| b.unchecked_into::<Uint8Array>().to_vec());
+    match serde_json::from_str::<Request>(&json) {
+        Ok(request) => wasm_bindgen_futures::spawn_local(handle(request, bytes)),
+        Err(e) => web_sys::console::error_1(&format!("dermlens worker: unreadable request: {e}").into()),
+    }
+}
+
+pub fn start() {
+    console_error_panic_hook::set_once();
+    let listener = Closure::<dyn FnMut(MessageEvent)>::new(on_message);
+    scope().set_onmessage(Some(listener.as_ref().unchecked_ref()));
+    // The worker lives as long as the page: so does its listener.
+    listener.forget();
+}
