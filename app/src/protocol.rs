@@ -33,6 +33,8 @@ pub enum Request {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Reply {
+    /// The worker's code runs and listens: requests sent before this would be lost.
+    Listening,
     Progress { loaded: u64, total: u64 },
     Ready { backend: String, load_ms: f64, classes: Vec<LesionClass>, members: usize, provenance: String },
     LoadFailed { message: String },

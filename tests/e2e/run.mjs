@@ -4,7 +4,7 @@
 // loads the page, gives it photos through the file input, and checks the
 // result, the Grad-CAM overlay, the retake warning, the error on a corrupt
 // file, offline use, and that no request left the origin or carried a
-// photo. Prints sizes and timings; saves screenshots.
+// photo, and a damaged model download. Prints sizes and timings; saves screenshots.
 //
 //   node run.mjs [--dist ../../dist] [--out ../../target/e2e] [--only webgpu|cpu]
 
@@ -242,6 +242,22 @@ async function phoneScreenshot(browser, origin) {
   await context.close();
 }
 
+// A damaged download: one weight file cut in half on the way.
+async function truncatedModel(browser, origin) {
+  const context = await browser.newContext({ serviceWorkers: 'block' });
+  await context.route(/\/model\/member-0-[0-9a-f]+\.bin$/, async (route) => {
+    const response = await route.fetch();
+    const body = await response.body();
+    await route.fulfill({ response, body: body.subarray(0, body.length >> 1) });
+  });
+  const page = await context.newPage();
+  await page.goto(`${origin}${BASE}?backend=cpu`);
+  await page.waitForSelector('[data-test=model-ready], [data-test=model-error]', { timeout: 600_000 });
+  const error = await page.$('[data-test=model-error]');
+  check(error, `a truncated model file gives a clear error${error ? ': "' + (await error.textContent()).trim() + '"' : ''}`);
+  await context.close();
+}
+
 async function main() {
   if (!fs.existsSync(path.join(dist, 'index.html'))) {
     console.error(`no built site in ${dist}: run \`trunk build --release\` first`);
@@ -262,7 +278,10 @@ async function main() {
     for (const backend of ['webgpu', 'cpu']) {
       if (!only || only === backend) results[backend] = await runBackend(browser, origin, backend);
     }
-    if (!only || only === 'cpu') await phoneScreenshot(browser, origin);
+    if (!only || only === 'cpu') {
+      await phoneScreenshot(browser, origin);
+      await truncatedModel(browser, origin);
+    }
   } finally {
     await browser.close();
     server.close();

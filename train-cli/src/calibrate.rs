@@ -46,7 +46,7 @@ pub fn part_logits(
     let split = split::load(&run.options.split)?;
     let samples = split.part(part);
     let files: Vec<PathBuf> = samples.iter().map(|s| s.path.clone()).collect();
-    let inputs = Inputs { input: run.input(), normalization: run.normalization, flip_tta };
+    let inputs = Inputs { input: run.input(), normalization: run.normalization, flip_tta, shared_blocks: run.options.cut };
     let results = infer::logits_for_files(members, &files, &inputs, device)?;
     let mut per_member = vec![Vec::with_capacity(files.len()); members.len()];
     for (file, result) in files.iter().zip(results) {

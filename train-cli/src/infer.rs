@@ -19,6 +19,9 @@ pub struct Inputs {
     pub input: [u32; 2],
     pub normalization: Normalization,
     pub flip_tta: bool,
+    /// The members share (frozen, identical) blocks below this index: they
+    /// run once per batch instead of once per member. 0: nothing shared.
+    pub shared_blocks: usize,
 }
 
 /// Logits of one member for a batch of prepared images, flips averaged
@@ -62,8 +65,18 @@ pub fn logits_for_files(
         let mut per_member = Vec::with_capacity(members.len());
         if !prepared.is_empty() {
             let batch = preprocess::batch(&prepared, [h as usize, w as usize], device);
-            for member in members {
-                per_member.push(rows(member_logits(member, batch.clone(), inputs.flip_tta))?);
+            if inputs.shared_blocks > 0 && members.len() > 1 {
+                let cut = inputs.shared_blocks;
+                let views = analysis::view_count(inputs.flip_tta);
+                let lower = members[0].backbone.forward_lower(analysis::views(batch, inputs.flip_tta), cut);
+                for member in members {
+                    let features = member.backbone.forward_upper(lower.clone(), cut);
+                    per_member.push(rows(analysis::mean_views(member.classify_features(features), views))?);
+                }
+            } else {
+                for member in members {
+                    per_member.push(rows(member_logits(member, batch.clone(), inputs.flip_tta))?);
+                }
             }
         }
         for slot in slots {

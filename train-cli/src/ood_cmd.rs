@@ -183,7 +183,7 @@ pub fn run(options: &Options) -> Result<()> {
     if files.is_empty() {
         bail!("no lesion images found in {}", options.lesions.display());
     }
-    let inputs = Inputs { input: manifest.input, normalization: manifest.normalization.clone(), flip_tta: manifest.flip_tta };
+    let inputs = Inputs { input: manifest.input, normalization: manifest.normalization.clone(), flip_tta: manifest.flip_tta, shared_blocks: 0 };
     let temperatures: Vec<f32> = manifest.members.iter().map(|m| m.temperature).collect();
     let lesion_flags: Vec<bool> = infer::logits_for_files(&bundle.members, &files, &inputs, &device)?
         .into_iter()

@@ -34,7 +34,7 @@ pub fn run(paths: &[PathBuf], bundle: &Path, out: &Path) -> Result<()> {
     if files.is_empty() {
         bail!("no images found in {}", paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
     }
-    let inputs = Inputs { input: manifest.input, normalization: manifest.normalization, flip_tta: manifest.flip_tta };
+    let inputs = Inputs { input: manifest.input, normalization: manifest.normalization, flip_tta: manifest.flip_tta, shared_blocks: 0 };
     let results = infer::logits_for_files(&loaded.members, &files, &inputs, &device)?;
     let temperatures: Vec<f32> = manifest.members.iter().map(|m| m.temperature).collect();
 

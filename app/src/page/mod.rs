@@ -75,6 +75,15 @@ impl State {
 
     fn on_reply(&self, reply: Reply, bytes: Option<Vec<u8>>) {
         match reply {
+            Reply::Listening => {
+                let sent = self.link.with_value(|link| match link {
+                    Some(link) => link.send(&Request::Load { backend: backend_choice() }, None),
+                    None => Err("the model worker is not running".into()),
+                });
+                if let Err(message) = sent {
+                    self.model.set(ModelState::Failed(message));
+                }
+            }
             Reply::Progress { loaded, total } => self.model.set(ModelState::Loading { loaded, total }),
             Reply::Ready { backend, load_ms, classes, members, .. } => {
                 self.announcement.set(format!("The model is ready ({backend})."));
@@ -145,12 +154,8 @@ fn App() -> impl IntoView {
         },
     );
     match started {
-        Ok(link) => {
-            if let Err(message) = link.send(&Request::Load { backend: backend_choice() }, None) {
-                state.model.set(ModelState::Failed(message));
-            }
-            state.link.set_value(Some(link));
-        }
+        // The worker asks for the model once its code runs (Reply::Listening).
+        Ok(link) => state.link.set_value(Some(link)),
         Err(message) => state.model.set(ModelState::Failed(message)),
     }
     register_service_worker();

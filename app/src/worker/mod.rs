@@ -100,4 +100,5 @@ pub fn start() {
     scope().set_onmessage(Some(listener.as_ref().unchecked_ref()));
     // The worker lives as long as the page: so does its listener.
     listener.forget();
+    post(&Reply::Listening, None);
 }
