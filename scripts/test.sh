@@ -16,8 +16,10 @@ cargo test --workspace --release
 log "benchmarks compile (run them with: cargo bench -p train-cli)"
 cargo bench --no-run -p train-cli
 
-log "model crate for wasm32-unknown-unknown"
-cargo build -p model --target wasm32-unknown-unknown --release
+# The model crate and the app for wasm32 in one invocation: burn gets the
+# app's feature set once, and trunk's build below reuses it.
+log "model crate and app for wasm32-unknown-unknown"
+cargo build -p model -p app --target wasm32-unknown-unknown --release
 
 setup_web
 setup_e2e

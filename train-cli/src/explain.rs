@@ -5,6 +5,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, anyhow, bail};
 use burn::tensor::Device;
+use image::imageops;
 use model::analysis::{self, Analysis};
 use model::classes::LesionClass;
 use model::{colormap, gradcam, preprocess};
@@ -16,6 +17,10 @@ use crate::plot::style::{INK, WHITE};
 const BAR: [u8; 3] = [47, 111, 159];
 const BAR_MALIGNANT: [u8; 3] = [179, 38, 30];
 const TRACK: [u8; 3] = [230, 233, 237];
+/// Photos shorter than this are enlarged in the picture.
+const MIN_SHOWN_HEIGHT: u32 = 360;
+/// Lines of text the panel needs at most: title, seven classes, notes.
+const PANEL_LINES: u32 = 13;
 
 /// Which class to explain: the named one, or the ensemble's top class.
 fn pick_class(classes: &[LesionClass], code: Option<&str>, top: usize) -> Result<usize> {
@@ -33,7 +38,7 @@ fn panel(canvas: &mut Canvas, x: i64, scale: u32, analysis: &Analysis, classes: 
     let line = i64::from(text_height(scale) + 3 * scale);
     let mut y = i64::from(4 * scale);
     let prediction = &analysis.prediction;
-    draw_text(canvas, x, y, &format!("Grad-CAM: {}", classes[class].name), scale, INK);
+    draw_text(canvas, x, y, &format!("Grad-CAM of {}", classes[class].code), scale, INK);
     y += line * 3 / 2;
     let mut order: Vec<usize> = (0..classes.len()).collect();
     order.sort_by(|&a, &b| prediction.probabilities[b].total_cmp(&prediction.probabilities[a]));
@@ -82,11 +87,17 @@ pub fn run(image: &Path, bundle: &Path, class: Option<&str>, opacity: f32, out: 
 
     let (w, h) = photo.dimensions();
     let heat = gradcam::upsample(&analysis.cams[class], analysis.cam_size, w, h);
-    let blended = colormap::blend(&photo, &colormap::heat_layer(&heat, w, h), opacity);
+    let mut blended = colormap::blend(&photo, &colormap::heat_layer(&heat, w, h), opacity);
+    // Small photos (HAM10000's are 200x150) are shown enlarged, by a whole factor.
+    let factor = (MIN_SHOWN_HEIGHT / h.max(1)).max(1);
+    if factor > 1 {
+        blended = imageops::resize(&blended, w * factor, h * factor, imageops::FilterType::Triangle);
+    }
+    let (w, h) = blended.dimensions();
     // Text scaled with the photo, so that it stays legible on big photos.
     let scale = (h / 180).max(2);
     let panel_width = 150 * scale;
-    let height = h.max(22 * (text_height(scale) + 3 * scale));
+    let height = h.max(PANEL_LINES * (text_height(scale) + 3 * scale));
     let mut canvas = Canvas::new(w + panel_width, height, WHITE);
     canvas.draw_image(0, 0, &blended);
     panel(&mut canvas, i64::from(w + 6 * scale), scale, &analysis, classes, class);
