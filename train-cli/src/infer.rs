@@ -26,15 +26,36 @@ pub struct Inputs {
 
 /// Logits of one member for a batch of prepared images, flips averaged
 /// (all views in one forward pass).
-pub fn member_logits(member: &Classifier, batch: Tensor<4>, flip_tta: bool) -> Tensor<2> {
+fn member_logits(member: &Classifier, batch: Tensor<4>, flip_tta: bool) -> Tensor<2> {
     let views = analysis::view_count(flip_tta);
     analysis::mean_views(member.forward(analysis::views(batch, flip_tta)), views)
 }
 
-pub fn rows(logits: Tensor<2>) -> Result<Vec<Vec<f32>>> {
+fn rows(logits: Tensor<2>) -> Result<Vec<Vec<f32>>> {
     let [n, k] = logits.dims();
     let values: Vec<f32> = logits.into_data().try_into_vec().map_err(|e| anyhow::anyhow!("{e:?}"))?;
     Ok((0..n).map(|r| values[r * k..(r + 1) * k].to_vec()).collect())
+}
+
+/// For each prepared image (network input, CHW): every member's logits.
+pub fn prepared_logits(members: &[Classifier], prepared: &[Vec<f32>], inputs: &Inputs, device: &Device) -> Result<Vec<Vec<Vec<f32>>>> {
+    let [h, w] = inputs.input;
+    let batch = preprocess::batch(prepared, [h as usize, w as usize], device);
+    let mut per_member = Vec::with_capacity(members.len());
+    if inputs.shared_blocks > 0 && members.len() > 1 {
+        let cut = inputs.shared_blocks;
+        let views = analysis::view_count(inputs.flip_tta);
+        let lower = members[0].backbone.forward_lower(analysis::views(batch, inputs.flip_tta), cut);
+        for member in members {
+            let features = member.backbone.forward_upper(lower.clone(), cut);
+            per_member.push(rows(analysis::mean_views(member.classify_features(features), views))?);
+        }
+    } else {
+        for member in members {
+            per_member.push(rows(member_logits(member, batch.clone(), inputs.flip_tta))?);
+        }
+    }
+    Ok((0..prepared.len()).map(|k| per_member.iter().map(|m| m[k].clone()).collect()).collect())
 }
 
 /// For each image: every member's logits, or why the image could not be read.
@@ -62,25 +83,9 @@ pub fn logits_for_files(
                 Err(e) => slots.push(Err(e)),
             }
         }
-        let mut per_member = Vec::with_capacity(members.len());
-        if !prepared.is_empty() {
-            let batch = preprocess::batch(&prepared, [h as usize, w as usize], device);
-            if inputs.shared_blocks > 0 && members.len() > 1 {
-                let cut = inputs.shared_blocks;
-                let views = analysis::view_count(inputs.flip_tta);
-                let lower = members[0].backbone.forward_lower(analysis::views(batch, inputs.flip_tta), cut);
-                for member in members {
-                    let features = member.backbone.forward_upper(lower.clone(), cut);
-                    per_member.push(rows(analysis::mean_views(member.classify_features(features), views))?);
-                }
-            } else {
-                for member in members {
-                    per_member.push(rows(member_logits(member, batch.clone(), inputs.flip_tta))?);
-                }
-            }
-        }
+        let per_image = if prepared.is_empty() { Vec::new() } else { prepared_logits(members, &prepared, inputs, device)? };
         for slot in slots {
-            out.push(slot.map(|k| per_member.iter().map(|m| m[k].clone()).collect()));
+            out.push(slot.map(|k| per_image[k].clone()));
         }
         bar.inc(chunk.len() as u64);
     }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
 use image::{Rgb, RgbImage, imageops};
-use model::bundle::LoadedBundle;
+use model::bundle::{LoadedBundle, Manifest};
 use model::ensemble;
 use model::preprocess;
 
@@ -142,28 +142,26 @@ fn with_crops(name: &str, image: &RgbImage) -> Vec<(String, RgbImage)> {
 }
 
 /// Energy and not-a-lesion flag of each in-memory picture.
-fn score_pictures(bundle: &LoadedBundle, pictures: &[(String, RgbImage)], device: &Device) -> Result<Vec<(f32, bool)>> {
+fn score_pictures(bundle: &LoadedBundle, inputs: &Inputs, pictures: &[(String, RgbImage)], device: &Device) -> Result<Vec<(f32, bool)>> {
     let manifest = &bundle.manifest;
     let [h, w] = manifest.input;
-    let temperatures: Vec<f32> = manifest.members.iter().map(|m| m.temperature).collect();
     let mut out = Vec::with_capacity(pictures.len());
     for chunk in pictures.chunks(16) {
         let prepared: Vec<Vec<f32>> = chunk
             .iter()
             .map(|(_, image)| preprocess::to_chw(&preprocess::resize(image, w, h), &manifest.normalization))
             .collect();
-        let batch = preprocess::batch(&prepared, [h as usize, w as usize], device);
-        let mut per_member = Vec::new();
-        for member in &bundle.members {
-            per_member.push(infer::rows(infer::member_logits(member, batch.clone(), manifest.flip_tta))?);
-        }
-        for k in 0..chunk.len() {
-            let logits: Vec<Vec<f32>> = per_member.iter().map(|m| m[k].clone()).collect();
-            let p = ensemble::combine(&logits, &temperatures, &manifest.classes, &manifest.thresholds);
+        for logits in infer::prepared_logits(&bundle.members, &prepared, inputs, device)? {
+            let p = combine(manifest, &logits);
             out.push((p.energy, p.out_of_distribution));
         }
     }
     Ok(out)
+}
+
+fn combine(manifest: &Manifest, logits: &[Vec<f32>]) -> ensemble::Prediction {
+    let temperatures: Vec<f32> = manifest.members.iter().map(|m| m.temperature).collect();
+    ensemble::combine(logits, &temperatures, &manifest.classes, &manifest.thresholds)
 }
 
 fn rate(flags: impl Iterator<Item = bool>) -> (usize, usize) {
@@ -184,11 +182,10 @@ pub fn run(options: &Options) -> Result<()> {
         bail!("no lesion images found in {}", options.lesions.display());
     }
     let inputs = Inputs { input: manifest.input, normalization: manifest.normalization.clone(), flip_tta: manifest.flip_tta, shared_blocks: 0 };
-    let temperatures: Vec<f32> = manifest.members.iter().map(|m| m.temperature).collect();
     let lesion_flags: Vec<bool> = infer::logits_for_files(&bundle.members, &files, &inputs, &device)?
         .into_iter()
         .filter_map(Result::ok)
-        .map(|logits| ensemble::combine(&logits, &temperatures, &manifest.classes, &manifest.thresholds).out_of_distribution)
+        .map(|logits| combine(manifest, &logits).out_of_distribution)
         .collect();
     if lesion_flags.is_empty() {
         bail!("none of the {} lesion images could be read", files.len());
@@ -200,8 +197,8 @@ pub fn run(options: &Options) -> Result<()> {
         photos.extend(with_crops(&name, &load_picture(path)?));
     }
     let patterns = synthetic_patterns();
-    let photo_scores = score_pictures(&bundle, &photos, &device)?;
-    let pattern_scores = score_pictures(&bundle, &patterns, &device)?;
+    let photo_scores = score_pictures(&bundle, &inputs, &photos, &device)?;
+    let pattern_scores = score_pictures(&bundle, &inputs, &patterns, &device)?;
 
     let mut report = String::new();
     let _ = writeln!(report, "# Not-a-lesion check\n");
