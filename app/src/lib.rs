@@ -6,6 +6,8 @@
 pub mod protocol;
 
 #[cfg(target_arch = "wasm32")]
+mod envelope;
+#[cfg(target_arch = "wasm32")]
 pub mod page;
 #[cfg(target_arch = "wasm32")]
 pub mod worker;

@@ -1,10 +1,11 @@
 //! The page's side of the worker: starting it, sending requests (photos
 //! transferred, not copied) and turning its replies into page state.
 
-use js_sys::{Array, Object, Reflect, Uint8Array};
+use js_sys::Reflect;
 use wasm_bindgen::prelude::*;
 use web_sys::{MessageEvent, Worker, WorkerOptions};
 
+use crate::envelope;
 use crate::protocol::{Reply, Request};
 
 /// The worker script trunk writes next to the page (a relative URL, so the
@@ -23,12 +24,7 @@ impl Link {
         options.set_name("dermlens-inference");
         let worker = Worker::new_with_options(WORKER_SCRIPT, &options).map_err(|e| format!("cannot start the model worker: {e:?}"))?;
         let listener = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-            let data = event.data();
-            let json = Reflect::get(&data, &"json".into()).ok().and_then(|j| j.as_string()).unwrap_or_default();
-            let bytes = Reflect::get(&data, &"bytes".into())
-                .ok()
-                .filter(|b| b.is_instance_of::<Uint8Array>())
-                .map(|b| b.unchecked_into::<Uint8Array>().to_vec());
+            let (json, bytes) = envelope::unpack(&event.data());
             match serde_json::from_str::<Reply>(&json) {
                 Ok(reply) => on_reply(reply, bytes),
                 Err(e) => web_sys::console::error_1(&format!("dermlens: unreadable reply from the worker: {e}").into()),
@@ -46,15 +42,8 @@ impl Link {
     }
 
     pub fn send(&self, request: &Request, bytes: Option<Vec<u8>>) -> Result<(), String> {
-        let message = Object::new();
         let json = serde_json::to_string(request).map_err(|e| e.to_string())?;
-        let transfer = Array::new();
-        Reflect::set(&message, &"json".into(), &json.into()).map_err(|e| format!("{e:?}"))?;
-        if let Some(bytes) = bytes {
-            let array = Uint8Array::from(bytes.as_slice());
-            transfer.push(&array.buffer());
-            Reflect::set(&message, &"bytes".into(), &array).map_err(|e| format!("{e:?}"))?;
-        }
+        let (message, transfer) = envelope::pack(json, bytes);
         self.worker.post_message_with_transfer(&message, &transfer).map_err(|e| format!("cannot reach the model worker: {e:?}"))
     }
 }

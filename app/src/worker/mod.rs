@@ -8,10 +8,10 @@ mod fetch;
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use js_sys::{Array, Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
+use crate::envelope;
 use crate::protocol::{Reply, Request};
 use engine::Engine;
 
@@ -25,15 +25,8 @@ fn scope() -> DedicatedWorkerGlobalScope {
 
 /// Posts `reply`, with `bytes` transferred rather than copied.
 fn post(reply: &Reply, bytes: Option<Vec<u8>>) {
-    let message = Object::new();
     let json = serde_json::to_string(reply).unwrap_or_else(|e| format!(r#"{{"kind":"load_failed","message":"{e}"}}"#));
-    let _ = Reflect::set(&message, &"json".into(), &json.into());
-    let transfer = Array::new();
-    if let Some(bytes) = bytes {
-        let array = Uint8Array::from(bytes.as_slice());
-        transfer.push(&array.buffer());
-        let _ = Reflect::set(&message, &"bytes".into(), &array);
-    }
+    let (message, transfer) = envelope::pack(json, bytes);
     if let Err(e) = scope().post_message_with_transfer(&message, &transfer) {
         web_sys::console::error_2(&"dermlens worker: cannot answer the page".into(), &e);
     }
@@ -85,9 +78,7 @@ async fn handle(request: Request, bytes: Option<Vec<u8>>) {
 }
 
 fn on_message(event: MessageEvent) {
-    let data = event.data();
-    let json = Reflect::get(&data, &"json".into()).ok().and_then(|j| j.as_string()).unwrap_or_default();
-    let bytes = Reflect::get(&data, &"bytes".into()).ok().filter(|b| b.is_instance_of::<Uint8Array>()).map(|b| b.unchecked_into::<Uint8Array>().to_vec());
+    let (json, bytes) = envelope::unpack(&event.data());
     match serde_json::from_str::<Request>(&json) {
         Ok(request) => wasm_bindgen_futures::spawn_local(handle(request, bytes)),
         Err(e) => web_sys::console::error_1(&format!("dermlens worker: unreadable request: {e}").into()),
