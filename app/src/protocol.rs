@@ -16,9 +16,24 @@ pub const DISPLAY_SIDE: u32 = 640;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BackendChoice {
-    /// WebGPU when the browser has a usable adapter, else the CPU.
+    /// WebGPU when the browser has a hardware adapter, else the CPU: a
+    /// software WebGPU adapter is far slower than the CPU backend.
     Auto,
+    /// WebGPU on any adapter, software ones included.
+    Webgpu,
     Cpu,
+}
+
+impl BackendChoice {
+    /// From the page address: `?backend=cpu` or `?backend=webgpu`.
+    pub fn from_query(search: &str) -> Self {
+        let wanted = search.trim_start_matches('?').split('&').find_map(|pair| pair.strip_prefix("backend="));
+        match wanted {
+            Some("cpu") => Self::Cpu,
+            Some("webgpu") => Self::Webgpu,
+            _ => Self::Auto,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -74,6 +89,15 @@ mod tests {
         let text = serde_json::to_string(&r).unwrap();
         assert_eq!(text, r#"{"kind":"load","backend":"cpu"}"#);
         assert_eq!(serde_json::from_str::<Request>(&text).unwrap(), r);
+    }
+
+    #[test]
+    fn backend_comes_from_the_query() {
+        assert_eq!(BackendChoice::from_query(""), BackendChoice::Auto);
+        assert_eq!(BackendChoice::from_query("?backend=cpu"), BackendChoice::Cpu);
+        assert_eq!(BackendChoice::from_query("?x=1&backend=webgpu"), BackendChoice::Webgpu);
+        assert_eq!(BackendChoice::from_query("?backend=quantum"), BackendChoice::Auto);
+        assert_eq!(BackendChoice::from_query("?notbackend=cpu"), BackendChoice::Auto);
     }
 
     #[test]

@@ -8,8 +8,10 @@ use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
 use crate::bundle::LoadedBundle;
+use crate::classifier::Classifier;
 use crate::efficientnet::pool;
 use crate::ensemble::{self, Prediction};
+use crate::familiarity;
 use crate::gradcam;
 use crate::preprocess;
 use crate::quality::{self, QualityIssue, QualityMeasures, QualityThresholds};
@@ -55,6 +57,33 @@ async fn read(tensor: Tensor<3>) -> Result<Vec<f32>, ReadError> {
     data.try_into_vec::<f32>().map_err(|e| ReadError(format!("{e:?}")))
 }
 
+/// Each member's last feature maps for `input`. The first `shared_blocks`
+/// blocks (and the stem), identical in every member, run once for all.
+pub fn member_feature_maps(members: &[Classifier], input: Tensor<4>, shared_blocks: usize) -> Vec<Tensor<4>> {
+    match members.first() {
+        Some(first) if shared_blocks > 0 && members.len() > 1 => {
+            let lower = first.backbone.forward_lower(input, shared_blocks);
+            members.iter().map(|m| m.backbone.forward_upper(lower.clone(), shared_blocks)).collect()
+        }
+        _ => members.iter().map(|m| m.backbone.feature_map(input.clone())).collect(),
+    }
+}
+
+/// Pooled features averaged over the views: `[batch, channels]`. The head
+/// is linear, so its logits on these equal the mean of its logits per view.
+pub fn pooled_mean(features: Tensor<4>, views: usize) -> Tensor<2> {
+    mean_views(pool(features), views)
+}
+
+/// The bundle's calibrated ensemble prediction from every member's logits
+/// and pooled features for one image (flips averaged).
+pub fn predict(bundle: &LoadedBundle, member_logits: &[Vec<f32>], member_features: &[Vec<f32>]) -> Prediction {
+    let manifest = &bundle.manifest;
+    let temperatures: Vec<f32> = manifest.members.iter().map(|m| m.temperature).collect();
+    let distance = familiarity::ensemble_distance(&bundle.familiarity(), member_features);
+    ensemble::combine(member_logits, &temperatures, &manifest.classes, &manifest.thresholds, distance)
+}
+
 /// Analyses one decoded photo with every member of `bundle` on `device`.
 pub async fn analyse(bundle: &LoadedBundle, photo: &RgbImage, device: &Device) -> Result<Analysis, ReadError> {
     let manifest = &bundle.manifest;
@@ -64,22 +93,23 @@ pub async fn analyse(bundle: &LoadedBundle, photo: &RgbImage, device: &Device) -
     let input = views(preprocess::batch(&[chw], [h as usize, w as usize], device), manifest.flip_tta);
     let k = manifest.classes.len();
     let mut member_logits = Vec::with_capacity(bundle.members.len());
+    let mut member_features = Vec::with_capacity(bundle.members.len());
     let mut member_maps: Vec<Vec<Vec<f32>>> = vec![Vec::new(); k];
     let mut cam_size = [0, 0];
-    for member in &bundle.members {
-        let features = member.backbone.feature_map(input.clone());
+    let maps = member_feature_maps(&bundle.members, input, manifest.shared_blocks);
+    for (member, features) in bundle.members.iter().zip(maps) {
         let [_, _, fh, fw] = features.dims();
         cam_size = [fh, fw];
-        let logits = mean_views(member.head.forward(pool(features.clone())), view_count(manifest.flip_tta));
-        member_logits.push(read(logits.unsqueeze_dim(0)).await?);
+        let pooled = pooled_mean(features.clone(), view_count(manifest.flip_tta));
+        member_logits.push(read(member.head.forward(pooled.clone()).unsqueeze_dim(0)).await?);
+        member_features.push(read(pooled.unsqueeze_dim(0)).await?);
         // Grad-CAM on the photo as it is, not its flips.
         let plain = features.slice([0..1]);
         for (class, maps) in member_maps.iter_mut().enumerate() {
             maps.push(read(gradcam::grad_cam(&member.head, plain.clone(), class)).await?);
         }
     }
-    let temperatures: Vec<f32> = manifest.members.iter().map(|m| m.temperature).collect();
-    let prediction = ensemble::combine(&member_logits, &temperatures, &manifest.classes, &manifest.thresholds);
+    let prediction = predict(bundle, &member_logits, &member_features);
     let cams = member_maps.iter().map(|maps| gradcam::mean_map(maps)).collect();
     Ok(Analysis { prediction, quality: measures, issues, cams, cam_size })
 }
@@ -115,5 +145,24 @@ mod tests {
         let logits = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0], [4, 2]), &device);
         let mean: Vec<f32> = mean_views(logits, 2).into_data().try_into_vec().unwrap();
         assert_eq!(mean, vec![3.0, 4.0, 5.0, 6.0]);
+    }
+
+    #[test]
+    fn running_shared_blocks_once_changes_nothing() {
+        let device = Device::flex();
+        let first = Classifier::new(3, &device);
+        // A second member with the same backbone and a head of its own.
+        let mut second = first.clone();
+        second.head = burn::nn::LinearConfig::new(crate::efficientnet::FEATURE_CHANNELS, 3).init(&device);
+        let members = [first, second];
+        let input = Tensor::<4>::random([2, 3, 32, 32], burn::tensor::Distribution::Default, &device);
+        let separate = member_feature_maps(&members, input.clone(), 0);
+        let shared = member_feature_maps(&members, input, 5);
+        for (a, b) in separate.into_iter().zip(shared) {
+            let a: Vec<f32> = a.into_data().try_into_vec().unwrap();
+            let b: Vec<f32> = b.into_data().try_into_vec().unwrap();
+            let diff = a.iter().zip(&b).fold(0.0f32, |m, (x, y)| m.max((x - y).abs()));
+            assert!(diff < 1e-5, "{diff}");
+        }
     }
 }

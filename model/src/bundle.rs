@@ -14,12 +14,13 @@ use sha2::{Digest, Sha256};
 
 use crate::classes::LesionClass;
 use crate::classifier::Classifier;
+use crate::familiarity::Familiarity;
 use crate::preprocess::Normalization;
 
 /// Identifies the manifest format.
 pub const FORMAT: &str = "dermlens-bundle";
 /// Bumped on any incompatible change of the manifest or weight files.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 /// File name of the manifest inside a bundle folder.
 pub const MANIFEST: &str = "manifest.json";
 /// Largest input side a bundle may declare.
@@ -38,6 +39,8 @@ pub enum BundleError {
     Weights { file: String, reason: String },
     #[error(transparent)]
     Mismatch(#[from] crate::weights::WeightsError),
+    #[error("{file}: {source}")]
+    Familiarity { file: String, source: crate::familiarity::FamiliarityError },
 }
 
 /// How weights of convolutions and linear layers are stored.
@@ -73,13 +76,13 @@ pub struct Thresholds {
     pub min_agreement: f32,
     /// Below this ensemble probability of the top class, the result is "uncertain".
     pub min_confidence: f32,
-    /// Above this energy score (-T log sum exp(logits/T)), the image does not look like a lesion.
-    pub max_energy: f32,
+    /// Above this familiarity distance (see [`crate::familiarity`]), the image does not look like a lesion.
+    pub max_distance: f32,
 }
 
 impl Default for Thresholds {
     fn default() -> Self {
-        Self { min_agreement: 0.5, min_confidence: 0.0, max_energy: f32::MAX }
+        Self { min_agreement: 0.5, min_confidence: 0.0, max_distance: f32::MAX }
     }
 }
 
@@ -94,6 +97,10 @@ pub struct Manifest {
     pub encoding: Encoding,
     /// Tensors every member shares, if any.
     pub shared: Option<WeightFile>,
+    /// The backbone blocks below this index are identical in every member,
+    /// so they can run once per image for the whole ensemble (0: none).
+    #[serde(default)]
+    pub shared_blocks: usize,
     pub members: Vec<Member>,
     pub thresholds: Thresholds,
     /// Average each member over the image and its flips.
@@ -317,10 +324,18 @@ pub fn classifier_from(
     Ok(classifier)
 }
 
-/// A loaded bundle: its manifest and one classifier per member.
+/// A loaded bundle: its manifest and one classifier per member, with the
+/// member's familiarity statistics when the bundle has them.
 pub struct LoadedBundle {
     pub manifest: Manifest,
     pub members: Vec<Classifier>,
+    pub familiarity: Vec<Option<Familiarity>>,
+}
+
+impl LoadedBundle {
+    pub fn familiarity(&self) -> Vec<Option<&Familiarity>> {
+        self.familiarity.iter().map(Option::as_ref).collect()
+    }
 }
 
 /// Loads a bundle from its manifest text and a way to fetch each weight
@@ -342,12 +357,18 @@ pub fn load(
         None => Vec::new(),
     };
     let mut members = Vec::with_capacity(manifest.members.len());
+    let mut familiarity = Vec::with_capacity(manifest.members.len());
     for member in &manifest.members {
+        let mut own = read(&member.weights)?;
+        familiarity.push(
+            Familiarity::take_from(&mut own)
+                .map_err(|source| BundleError::Familiarity { file: member.weights.file.clone(), source })?,
+        );
         let mut tensors = shared.clone();
-        tensors.extend(read(&member.weights)?);
+        tensors.extend(own);
         members.push(classifier_from(manifest.classes.len(), tensors, device)?);
     }
-    Ok(LoadedBundle { manifest, members })
+    Ok(LoadedBundle { manifest, members, familiarity })
 }
 
 #[cfg(test)]
@@ -411,6 +432,7 @@ mod tests {
             normalization: Normalization::LITE,
             encoding: Encoding::Int8,
             shared: None,
+            shared_blocks: 0,
             members: vec![Member {
                 name: "m".into(),
                 weights: WeightFile { file: "m.bin".into(), sha256: String::new(), bytes: 0 },

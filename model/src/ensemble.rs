@@ -21,8 +21,11 @@ pub struct Prediction {
     pub entropy: f32,
     /// Total probability of the malignant classes.
     pub malignant: f32,
-    /// Energy score of the mean logits: high means unlike the training images.
+    /// Energy score of the mean logits (lower is more confident); reported,
+    /// not used for the not-a-lesion flag: it does not separate unrelated pictures.
     pub energy: f32,
+    /// The members' mean familiarity distance, when the bundle has the statistics.
+    pub distance: Option<f32>,
     pub uncertain: bool,
     pub out_of_distribution: bool,
 }
@@ -37,12 +40,14 @@ pub fn energy(logits: &[f32]) -> f32 {
     -(max + logits.iter().map(|&v| (v - max).exp()).sum::<f32>().ln())
 }
 
-/// Combines member logits (already averaged over test-time flips) for one image.
+/// Combines member logits (already averaged over test-time flips) and the
+/// ensemble's familiarity distance for one image.
 pub fn combine(
     member_logits: &[Vec<f32>],
     temperatures: &[f32],
     classes: &[LesionClass],
     thresholds: &Thresholds,
+    distance: Option<f32>,
 ) -> Prediction {
     let members: Vec<Vec<f32>> =
         member_logits.iter().zip(temperatures).map(|(l, &t)| softmax(l, t)).collect();
@@ -58,7 +63,7 @@ pub fn combine(
     let energy = energy(&mean_logits);
     Prediction {
         uncertain: agreement < thresholds.min_agreement || probabilities[top] < thresholds.min_confidence,
-        out_of_distribution: energy > thresholds.max_energy,
+        out_of_distribution: distance.is_some_and(|d| d > thresholds.max_distance),
         members,
         probabilities,
         top,
@@ -66,6 +71,7 @@ pub fn combine(
         entropy,
         malignant,
         energy,
+        distance,
     }
 }
 
@@ -77,7 +83,7 @@ mod tests {
     #[test]
     fn soft_voting_agreement_and_risk() {
         let classes = LesionClass::list(&HAM10000);
-        let thresholds = Thresholds { min_agreement: 0.75, min_confidence: 0.0, max_energy: f32::MAX };
+        let thresholds = Thresholds { min_agreement: 0.75, min_confidence: 0.0, max_distance: 3.0 };
         // Two members favour nv (index 5), one mel (index 4).
         let mut a = vec![0.0f32; 7];
         a[5] = 4.0;
@@ -85,7 +91,7 @@ mod tests {
         b[4] = 3.0;
         let mut c = vec![0.0f32; 7];
         c[4] = 5.0;
-        let p = combine(&[a, b, c], &[1.0; 3], &classes, &thresholds);
+        let p = combine(&[a, b, c], &[1.0; 3], &classes, &thresholds, Some(1.0));
         assert_eq!(p.top, 5);
         assert!((p.probabilities.iter().sum::<f32>() - 1.0).abs() < 1e-5);
         assert!((p.agreement - 2.0 / 3.0).abs() < 1e-6);
@@ -93,6 +99,17 @@ mod tests {
         let expected_malignant: f32 = [0usize, 1, 4].iter().map(|&i| p.probabilities[i]).sum();
         assert!((p.malignant - expected_malignant).abs() < 1e-6);
         assert!(p.entropy > 0.0);
+        assert!(!p.out_of_distribution);
+    }
+
+    #[test]
+    fn unfamiliar_features_flag_the_image() {
+        let classes = LesionClass::list(&HAM10000);
+        let thresholds = Thresholds { min_agreement: 0.5, min_confidence: 0.0, max_distance: 3.0 };
+        let logits = vec![vec![1.0f32; 7]];
+        assert!(combine(&logits, &[1.0], &classes, &thresholds, Some(3.5)).out_of_distribution);
+        assert!(!combine(&logits, &[1.0], &classes, &thresholds, Some(2.5)).out_of_distribution);
+        assert!(!combine(&logits, &[1.0], &classes, &thresholds, None).out_of_distribution, "no statistics, no flag");
     }
 
     #[test]

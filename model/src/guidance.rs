@@ -69,7 +69,7 @@ mod tests {
         let classes = LesionClass::list(&HAM10000);
         let mut logits = vec![0.0f32; 7];
         logits[top] = strength;
-        combine(&[logits.clone(), logits], &[1.0, 1.0], &classes, &Thresholds { min_agreement: 0.5, min_confidence: 0.5, max_energy: f32::MAX })
+        combine(&[logits.clone(), logits], &[1.0, 1.0], &classes, &Thresholds { min_agreement: 0.5, min_confidence: 0.5, max_distance: f32::MAX }, None)
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod classifier;
 pub mod colormap;
 pub mod efficientnet;
 pub mod ensemble;
+pub mod familiarity;
 pub mod gradcam;
 pub mod guidance;
 pub mod preprocess;

@@ -140,7 +140,7 @@ async function runBackend(browser, origin, backend) {
   const consoleErrors = [];
   page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
   page.on('pageerror', (e) => consoleErrors.push(String(e)));
-  const url = `${origin}${BASE}${backend === 'cpu' ? '?backend=cpu' : ''}`;
+  const url = `${origin}${BASE}?backend=${backend}`;
 
   const loadStart = Date.now();
   await page.goto(url);
@@ -170,6 +170,7 @@ async function runBackend(browser, origin, backend) {
   check(await page.$('.disclaimer'), 'the not-a-diagnosis note is there');
   const announced = await page.textContent('[data-test=announcement]');
   check(announced.includes(summary.trim()), 'the live region announces the result');
+  check(!(await page.$('[data-test=not-a-lesion]')), 'a lesion photo is not called "not a lesion"');
 
   const withHeat = await canvasStats(page);
   await page.setChecked('[data-test=heat-toggle]', false);
@@ -193,6 +194,12 @@ async function runBackend(browser, origin, backend) {
   await page.waitForSelector('[data-test=retake]', { timeout: 60_000 }).catch(() => {});
   const retake = await page.$('[data-test=retake]');
   check(retake, `a blurred photo asks for a retake${retake ? ': "' + (await retake.textContent()).trim() + '"' : ''}`);
+
+  previous = await page.textContent('[data-test=summary]');
+  await giveFile(page, path.join(fixtures, 'e2e/stripes.png'));
+  await waitForResult(page, previous, 300_000);
+  const unfamiliar = await page.$('[data-test=not-a-lesion]');
+  check(unfamiliar, `a picture of stripes is called not a lesion${unfamiliar ? ': "' + (await unfamiliar.textContent()).trim() + '"' : ''}`);
 
   await giveFile(page, path.join(fixtures, 'e2e/corrupt.jpg'));
   await page.waitForSelector('[data-test=error]', { timeout: 60_000 }).catch(() => {});
@@ -227,6 +234,27 @@ async function runBackend(browser, origin, backend) {
   check(consoleErrors.length === 0, `no errors on the console${consoleErrors.length ? ': ' + consoleErrors.slice(0, 3).join(' | ') : ''}`);
   await context.close();
   return { loadMs, firstResultMs, timing, requests: requests.length };
+}
+
+// Without ?backend=, the app uses WebGPU only on a hardware adapter: on a
+// software one (SwiftShader here) the CPU backend is far faster.
+async function automaticChoice(browser, origin) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${origin}${BASE}`);
+  const adapter = await page.evaluate(async () => {
+    if (!navigator.gpu) return null;
+    const a = await navigator.gpu.requestAdapter();
+    if (!a) return null;
+    const info = a.info || {};
+    return { fallback: info.isFallbackAdapter === true || a.isFallbackAdapter === true, text: [info.vendor, info.architecture, info.device, info.description].join(' ') };
+  });
+  await page.waitForSelector('[data-test=model-ready], [data-test=model-error]', { timeout: 600_000 });
+  const ran = await page.getAttribute('[data-test=model-ready]', 'data-backend');
+  const software = !adapter || adapter.fallback || /swiftshader|llvmpipe|lavapipe|software/i.test(adapter.text);
+  const described = adapter ? `adapter "${adapter.text.trim()}"${adapter.fallback ? ', fallback' : ''}` : 'no WebGPU adapter';
+  check(software ? ran && ran.startsWith('CPU') : ran === 'WebGPU', `the automatic choice fits the hardware (${described}): ${ran}`);
+  await context.close();
 }
 
 async function phoneScreenshot(browser, origin) {
@@ -279,6 +307,7 @@ async function main() {
       if (!only || only === backend) results[backend] = await runBackend(browser, origin, backend);
     }
     if (!only || only === 'cpu') {
+      await automaticChoice(browser, origin);
       await phoneScreenshot(browser, origin);
       await truncatedModel(browser, origin);
     }

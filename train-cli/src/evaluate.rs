@@ -10,7 +10,7 @@ use burn::tensor::Device;
 use model::calibration::softmax;
 use model::ensemble;
 
-use crate::calibrate::{self, part_logits};
+use crate::calibrate::{self, part_outputs};
 use crate::data::split::Part;
 use crate::metrics::{self, Metrics};
 use crate::plot::Plots;
@@ -51,21 +51,25 @@ pub fn run(run_dir: &Path, parts: &[Part], out: &Path) -> Result<()> {
     let mut details = String::new();
     let mut json = serde_json::Map::new();
     for &part in parts {
-        let (logits, labels) = part_logits(&members, &run, part, calibration.flip_tta, &device)?;
+        let outputs = part_outputs(&members, &run, part, calibration.flip_tta, &device)?;
+        let (logits, labels) = (&outputs.logits, &outputs.labels);
         for (m, member_logits) in logits.iter().enumerate() {
             let probs: Vec<Vec<f32>> =
                 member_logits.iter().map(|l| softmax(l, calibration.temperatures[m])).collect();
-            let metrics = metrics::compute(&probs, &labels, &malignant);
+            let metrics = metrics::compute(&probs, labels, &malignant);
             table.push(row(&format!("member {m}"), part, &metrics, mel));
             json.insert(format!("{part}/member-{m}"), serde_json::to_value(&metrics)?);
         }
-        let probs: Vec<Vec<f32>> = (0..labels.len())
+        let predictions: Vec<ensemble::Prediction> = (0..labels.len())
             .map(|i| {
-                let per_member: Vec<Vec<f32>> = logits.iter().map(|l| l[i].clone()).collect();
-                ensemble::combine(&per_member, &calibration.temperatures, &run.classes, &calibration.thresholds).probabilities
+                let distance = outputs.distance(&calibration.familiarity, i);
+                ensemble::combine(&outputs.sample_logits(i), &calibration.temperatures, &run.classes, &calibration.thresholds, distance)
             })
             .collect();
-        let metrics = metrics::compute(&probs, &labels, &malignant);
+        let probs: Vec<Vec<f32>> = predictions.iter().map(|p| p.probabilities.clone()).collect();
+        let metrics = metrics::compute(&probs, labels, &malignant);
+        let flagged = predictions.iter().filter(|p| p.out_of_distribution).count();
+        let uncertain = predictions.iter().filter(|p| p.uncertain).count();
         table.push(row("**ensemble**", part, &metrics, mel));
         writeln!(details, "\n### Ensemble on the {part} part\n")?;
         writeln!(details, "| class | precision | recall | F1 | AUC | support |\n|---|---|---|---|---|---|")?;
@@ -80,8 +84,10 @@ pub fn run(run_dir: &Path, parts: &[Part], out: &Path) -> Result<()> {
             writeln!(details, "| **{}** | {} |", codes[c], cells.join(" | "))?;
         }
         writeln!(details, "\n{}", plots.confusion(part, &metrics.confusion, &codes)?)?;
-        writeln!(details, "\n{}", plots.roc(part, &probs, &labels, &codes, &malignant)?)?;
-        writeln!(details, "\n{}", plots.reliability(part, &probs, &labels)?)?;
+        writeln!(details, "\n{}", plots.roc(part, &probs, labels, &codes, &malignant)?)?;
+        writeln!(details, "\n{}", plots.reliability(part, &probs, labels)?)?;
+        let share = |n: usize| format!("{n} of {} ({:.1}%)", labels.len(), 100.0 * n as f64 / labels.len().max(1) as f64);
+        writeln!(details, "\nMarked uncertain: {}. Marked as not looking like a lesion: {}.", share(uncertain), share(flagged))?;
         json.insert(format!("{part}/ensemble"), serde_json::to_value(&metrics)?);
     }
     writeln!(details, "\n### Training\n\n{}", plots.training(run_dir, run.options.members)?)?;

@@ -31,11 +31,27 @@ fn remove_stale(out: &Path, keep: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// Whether no member has its own copy of a tensor of the stem or of the
+/// blocks below `cut`: then those run once for the whole ensemble.
+fn lower_blocks_shared(own: &[Vec<bundle::NamedTensor>], cut: usize) -> bool {
+    let lower = |name: &str| {
+        let name = name.strip_prefix("backbone.").unwrap_or(name);
+        name.starts_with("conv_stem.")
+            || name.starts_with("bn0.")
+            || name
+                .strip_prefix("blocks.")
+                .and_then(|rest| rest.split('.').next())
+                .and_then(|index| index.parse::<usize>().ok())
+                .is_some_and(|index| index < cut)
+    };
+    cut > 0 && own.iter().flatten().all(|t| !lower(&t.name))
+}
+
 pub fn run(run_dir: &Path, out: &Path, encoding: Encoding, provenance: &str) -> Result<()> {
     let run = Run::load(run_dir)?;
     let calibration = crate::calibrate::load(run_dir)?;
-    if calibration.temperatures.len() != run.options.members {
-        bail!("the calibration has {} members but the run {}: calibrate again", calibration.temperatures.len(), run.options.members);
+    if calibration.temperatures.len() != run.options.members || calibration.familiarity.len() != run.options.members {
+        bail!("the calibration does not cover the run's {} members: calibrate again", run.options.members);
     }
     let device = Device::flex();
     let members = crate::calibrate::load_members(run_dir, &run, &device)?;
@@ -53,7 +69,10 @@ pub fn run(run_dir: &Path, out: &Path, encoding: Encoding, provenance: &str) -> 
     };
     let mut manifest_members = Vec::new();
     for (m, tensors) in own.iter().enumerate() {
-        let bytes = bundle::encode(tensors, encoding);
+        // The familiarity statistics are small and stay f32 (their names do not end in ".weight").
+        let mut tensors = tensors.clone();
+        tensors.extend(calibration.familiarity[m].to_tensors());
+        let bytes = bundle::encode(&tensors, encoding);
         let file = weight_file(&format!("member-{m}"), &bytes);
         files.push((file.file.clone(), bytes));
         manifest_members.push(Member { name: format!("member-{m}"), weights: file, temperature: calibration.temperatures[m] });
@@ -66,6 +85,8 @@ pub fn run(run_dir: &Path, out: &Path, encoding: Encoding, provenance: &str) -> 
         normalization: run.normalization,
         encoding,
         shared: shared_file,
+        // Frozen while training, so stored once and run once.
+        shared_blocks: if members.len() > 1 && lower_blocks_shared(&own, run.options.cut) { run.options.cut } else { 0 },
         members: manifest_members,
         thresholds: calibration.thresholds.clone(),
         flip_tta: calibration.flip_tta,

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use burn::tensor::{Device, Tensor};
 use model::analysis;
+use model::bundle::Manifest;
 use model::classifier::Classifier;
 use model::preprocess::{self, Normalization, PreprocessError};
 
@@ -24,50 +25,64 @@ pub struct Inputs {
     pub shared_blocks: usize,
 }
 
-/// Logits of one member for a batch of prepared images, flips averaged
-/// (all views in one forward pass).
-fn member_logits(member: &Classifier, batch: Tensor<4>, flip_tta: bool) -> Tensor<2> {
-    let views = analysis::view_count(flip_tta);
-    analysis::mean_views(member.forward(analysis::views(batch, flip_tta)), views)
+impl Inputs {
+    /// What a bundle's manifest prescribes.
+    pub fn of(manifest: &Manifest) -> Self {
+        Self {
+            input: manifest.input,
+            normalization: manifest.normalization,
+            flip_tta: manifest.flip_tta,
+            shared_blocks: manifest.shared_blocks,
+        }
+    }
 }
 
-fn rows(logits: Tensor<2>) -> Result<Vec<Vec<f32>>> {
-    let [n, k] = logits.dims();
-    let values: Vec<f32> = logits.into_data().try_into_vec().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+/// What the members make of one image (flips averaged).
+#[derive(Debug, Clone)]
+pub struct ImageOutputs {
+    /// `[member][class]`.
+    pub logits: Vec<Vec<f32>>,
+    /// Pooled backbone features, `[member][channel]`.
+    pub features: Vec<Vec<f32>>,
+}
+
+fn rows(values: Tensor<2>) -> Result<Vec<Vec<f32>>> {
+    let [n, k] = values.dims();
+    let values: Vec<f32> = values.into_data().try_into_vec().map_err(|e| anyhow::anyhow!("{e:?}"))?;
     Ok((0..n).map(|r| values[r * k..(r + 1) * k].to_vec()).collect())
 }
 
-/// For each prepared image (network input, CHW): every member's logits.
-pub fn prepared_logits(members: &[Classifier], prepared: &[Vec<f32>], inputs: &Inputs, device: &Device) -> Result<Vec<Vec<Vec<f32>>>> {
+/// For each prepared image (network input, CHW): every member's logits and features.
+pub fn prepared_outputs(members: &[Classifier], prepared: &[Vec<f32>], inputs: &Inputs, device: &Device) -> Result<Vec<ImageOutputs>> {
     let [h, w] = inputs.input;
     let batch = preprocess::batch(prepared, [h as usize, w as usize], device);
-    let mut per_member = Vec::with_capacity(members.len());
-    if inputs.shared_blocks > 0 && members.len() > 1 {
-        let cut = inputs.shared_blocks;
-        let views = analysis::view_count(inputs.flip_tta);
-        let lower = members[0].backbone.forward_lower(analysis::views(batch, inputs.flip_tta), cut);
-        for member in members {
-            let features = member.backbone.forward_upper(lower.clone(), cut);
-            per_member.push(rows(analysis::mean_views(member.classify_features(features), views))?);
-        }
-    } else {
-        for member in members {
-            per_member.push(rows(member_logits(member, batch.clone(), inputs.flip_tta))?);
-        }
+    let views = analysis::view_count(inputs.flip_tta);
+    let maps = analysis::member_feature_maps(members, analysis::views(batch, inputs.flip_tta), inputs.shared_blocks);
+    let mut logits = Vec::with_capacity(members.len());
+    let mut features = Vec::with_capacity(members.len());
+    for (member, map) in members.iter().zip(maps) {
+        let pooled = analysis::pooled_mean(map, views);
+        logits.push(rows(member.head.forward(pooled.clone()))?);
+        features.push(rows(pooled)?);
     }
-    Ok((0..prepared.len()).map(|k| per_member.iter().map(|m| m[k].clone()).collect()).collect())
+    Ok((0..prepared.len())
+        .map(|k| ImageOutputs {
+            logits: logits.iter().map(|m| m[k].clone()).collect(),
+            features: features.iter().map(|m| m[k].clone()).collect(),
+        })
+        .collect())
 }
 
-/// For each image: every member's logits, or why the image could not be read.
-pub fn logits_for_files(
+/// For each image: every member's outputs, or why the image could not be read.
+pub fn outputs_for_files(
     members: &[Classifier],
     files: &[PathBuf],
     inputs: &Inputs,
     device: &Device,
-) -> Result<Vec<Result<Vec<Vec<f32>>, String>>> {
+) -> Result<Vec<Result<ImageOutputs, String>>> {
     let [h, w] = inputs.input;
     let bar = progress::bar(files.len() as u64, "predicting");
-    let mut out: Vec<Result<Vec<Vec<f32>>, String>> = Vec::with_capacity(files.len());
+    let mut out: Vec<Result<ImageOutputs, String>> = Vec::with_capacity(files.len());
     for chunk in files.chunks(BATCH) {
         let mut prepared = Vec::new();
         let mut slots = Vec::new();
@@ -83,7 +98,7 @@ pub fn logits_for_files(
                 Err(e) => slots.push(Err(e)),
             }
         }
-        let per_image = if prepared.is_empty() { Vec::new() } else { prepared_logits(members, &prepared, inputs, device)? };
+        let per_image = if prepared.is_empty() { Vec::new() } else { prepared_outputs(members, &prepared, inputs, device)? };
         for slot in slots {
             out.push(slot.map(|k| per_image[k].clone()));
         }

@@ -5,6 +5,7 @@ mod calibrate;
 mod data;
 mod evaluate;
 mod explain;
+mod familiarity_fit;
 mod export;
 mod files;
 mod import;
@@ -85,6 +86,12 @@ enum Command {
         /// Do not average each member over flipped copies of the image.
         #[arg(long)]
         no_tta: bool,
+        /// Train images per class (at most) for the not-a-lesion statistics.
+        #[arg(long, default_value_t = 400)]
+        familiarity_per_class: usize,
+        /// Principal directions the not-a-lesion statistics keep.
+        #[arg(long, default_value_t = 32)]
+        familiarity_rank: usize,
     },
     /// Evaluate every member and the ensemble on split parts; print and write a Markdown report.
     Evaluate {
@@ -198,7 +205,10 @@ fn main() -> ExitCode {
             split_cmd::run(&split_cmd::Options { dataset, images, out, val, test, seed, skip_bad })
         }
         Command::Train { options, out, resume } => train::run(options, &out, resume),
-        Command::Calibrate { run, no_tta } => calibrate::run(&run, !no_tta).map(|_| ()),
+        Command::Calibrate { run, no_tta, familiarity_per_class, familiarity_rank } => {
+            let familiarity = calibrate::FamiliarityOptions { per_class: familiarity_per_class, rank: familiarity_rank };
+            calibrate::run(&run, !no_tta, familiarity).map(|_| ())
+        }
         Command::Evaluate { run, parts, out } => evaluate::run(&run, &parts, &out),
         Command::Export { run, out, encoding, provenance } => export::run(&run, &out, encoding.into(), &provenance),
         Command::Predict { paths, model, out } => predict::run(&paths, &model, &out),

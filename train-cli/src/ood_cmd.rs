@@ -1,5 +1,5 @@
-//! `dermlens ood`: how often the bundle's not-a-lesion check (the energy
-//! of the mean logits above the threshold fitted on validation lesions)
+//! `dermlens ood`: how often the bundle's not-a-lesion check (the members'
+//! familiarity distance above the threshold fitted on validation lesions)
 //! fires on lesion photos, and how often on clearly unrelated pictures:
 //! photos given on the command line (image files, or `.npy` arrays of
 //! `u8` height x width x 3 such as the ImageNet reference inputs) and a
@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
 use image::{Rgb, RgbImage, imageops};
-use model::bundle::{LoadedBundle, Manifest};
-use model::ensemble;
+use model::analysis;
+use model::bundle::LoadedBundle;
+use model::ensemble::Prediction;
 use model::preprocess;
 
 use crate::data::split::Part;
@@ -141,8 +142,8 @@ fn with_crops(name: &str, image: &RgbImage) -> Vec<(String, RgbImage)> {
     out
 }
 
-/// Energy and not-a-lesion flag of each in-memory picture.
-fn score_pictures(bundle: &LoadedBundle, inputs: &Inputs, pictures: &[(String, RgbImage)], device: &Device) -> Result<Vec<(f32, bool)>> {
+/// The prediction for each in-memory picture.
+fn predict_pictures(bundle: &LoadedBundle, inputs: &Inputs, pictures: &[(String, RgbImage)], device: &Device) -> Result<Vec<Prediction>> {
     let manifest = &bundle.manifest;
     let [h, w] = manifest.input;
     let mut out = Vec::with_capacity(pictures.len());
@@ -151,17 +152,11 @@ fn score_pictures(bundle: &LoadedBundle, inputs: &Inputs, pictures: &[(String, R
             .iter()
             .map(|(_, image)| preprocess::to_chw(&preprocess::resize(image, w, h), &manifest.normalization))
             .collect();
-        for logits in infer::prepared_logits(&bundle.members, &prepared, inputs, device)? {
-            let p = combine(manifest, &logits);
-            out.push((p.energy, p.out_of_distribution));
+        for outputs in infer::prepared_outputs(&bundle.members, &prepared, inputs, device)? {
+            out.push(analysis::predict(bundle, &outputs.logits, &outputs.features));
         }
     }
     Ok(out)
-}
-
-fn combine(manifest: &Manifest, logits: &[Vec<f32>]) -> ensemble::Prediction {
-    let temperatures: Vec<f32> = manifest.members.iter().map(|m| m.temperature).collect();
-    ensemble::combine(logits, &temperatures, &manifest.classes, &manifest.thresholds)
 }
 
 fn rate(flags: impl Iterator<Item = bool>) -> (usize, usize) {
@@ -181,13 +176,16 @@ pub fn run(options: &Options) -> Result<()> {
     if files.is_empty() {
         bail!("no lesion images found in {}", options.lesions.display());
     }
-    let inputs = Inputs { input: manifest.input, normalization: manifest.normalization.clone(), flip_tta: manifest.flip_tta, shared_blocks: 0 };
-    let lesion_flags: Vec<bool> = infer::logits_for_files(&bundle.members, &files, &inputs, &device)?
+    if bundle.familiarity.iter().any(Option::is_none) {
+        bail!("{} has no familiarity statistics, so it has no not-a-lesion check: export it again", options.model.display());
+    }
+    let inputs = Inputs::of(manifest);
+    let lesions: Vec<Prediction> = infer::outputs_for_files(&bundle.members, &files, &inputs, &device)?
         .into_iter()
         .filter_map(Result::ok)
-        .map(|logits| combine(manifest, &logits).out_of_distribution)
+        .map(|outputs| analysis::predict(&bundle, &outputs.logits, &outputs.features))
         .collect();
-    if lesion_flags.is_empty() {
+    if lesions.is_empty() {
         bail!("none of the {} lesion images could be read", files.len());
     }
 
@@ -197,26 +195,51 @@ pub fn run(options: &Options) -> Result<()> {
         photos.extend(with_crops(&name, &load_picture(path)?));
     }
     let patterns = synthetic_patterns();
-    let photo_scores = score_pictures(&bundle, &inputs, &photos, &device)?;
-    let pattern_scores = score_pictures(&bundle, &inputs, &patterns, &device)?;
+    let photo_scores = predict_pictures(&bundle, &inputs, &photos, &device)?;
+    let pattern_scores = predict_pictures(&bundle, &inputs, &patterns, &device)?;
+    let flags = |predictions: &[Prediction]| rate(predictions.iter().map(|p| p.out_of_distribution));
+    let distance = |p: &Prediction| p.distance.unwrap_or(f32::NAN);
+    let mut lesion_distances: Vec<f32> = lesions.iter().map(distance).collect();
+    lesion_distances.sort_by(f32::total_cmp);
+    let median = lesion_distances[lesion_distances.len() / 2];
+    // The energy rule an earlier bundle used, for comparison: flag what is
+    // less confident than 99% of these lesions.
+    let mut lesion_energies: Vec<f32> = lesions.iter().map(|p| p.energy).collect();
+    lesion_energies.sort_by(f32::total_cmp);
+    let energy_bar = lesion_energies[((lesion_energies.len() - 1) as f32 * 0.99).round() as usize];
 
     let mut report = String::new();
     let _ = writeln!(report, "# Not-a-lesion check\n");
     let _ = writeln!(
         report,
-        "Bundle `{}`: flagged when the energy of the mean logits exceeds {:.3} (the 99th percentile on validation lesions).\n",
+        "Bundle `{}`: flagged when the members' mean familiarity distance exceeds {:.3} (the 99th percentile on \
+         validation lesions; the median on these lesion photos is {median:.3}).\n\n\
+         For comparison, the last column flags by the energy of the mean logits instead, at the 99th percentile \
+         of these lesion photos ({energy_bar:.3}).\n",
         options.model.display(),
-        manifest.thresholds.max_energy
+        manifest.thresholds.max_distance,
     );
-    let _ = writeln!(report, "| pictures | flagged as not a lesion |\n| --- | --- |");
-    let _ = writeln!(report, "| lesion photos: {what} | {} |", percent(rate(lesion_flags.iter().copied())));
+    let energy_flags = |predictions: &[Prediction]| rate(predictions.iter().map(|p| p.energy > energy_bar));
+    let _ = writeln!(report, "| pictures | flagged as not a lesion | by energy instead |\n| --- | --- | --- |");
+    let _ = writeln!(report, "| lesion photos: {what} | {} | {} |", percent(flags(&lesions)), percent(energy_flags(&lesions)));
     if !photos.is_empty() {
-        let _ = writeln!(report, "| unrelated photos and their corner crops | {} |", percent(rate(photo_scores.iter().map(|s| s.1))));
+        let _ = writeln!(
+            report,
+            "| unrelated photos and their corner crops | {} | {} |",
+            percent(flags(&photo_scores)),
+            percent(energy_flags(&photo_scores))
+        );
     }
-    let _ = writeln!(report, "| synthetic patterns | {} |", percent(rate(pattern_scores.iter().map(|s| s.1))));
-    let _ = writeln!(report, "\n| unrelated picture | energy | flagged |\n| --- | --- | --- |");
-    for ((name, _), (energy, flagged)) in photos.iter().chain(&patterns).zip(photo_scores.iter().chain(&pattern_scores)) {
-        let _ = writeln!(report, "| {name} | {energy:.3} | {} |", if *flagged { "yes" } else { "no" });
+    let _ = writeln!(
+        report,
+        "| synthetic patterns | {} | {} |",
+        percent(flags(&pattern_scores)),
+        percent(energy_flags(&pattern_scores))
+    );
+    let _ = writeln!(report, "\n| unrelated picture | distance | flagged | energy |\n| --- | --- | --- | --- |");
+    for ((name, _), p) in photos.iter().chain(&patterns).zip(photo_scores.iter().chain(&pattern_scores)) {
+        let flagged = if p.out_of_distribution { "yes" } else { "no" };
+        let _ = writeln!(report, "| {name} | {:.2} | {flagged} | {:.3} |", distance(p), p.energy);
     }
     print!("{report}");
     crate::files::write_atomic(&options.out, report.as_bytes())?;

@@ -3,10 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-
 use anyhow::{Result, bail};
 use burn::tensor::Device;
-use model::ensemble;
+use model::analysis;
 
 use crate::data::images_under;
 use crate::infer::{self, Inputs};
@@ -34,24 +33,25 @@ pub fn run(paths: &[PathBuf], bundle: &Path, out: &Path) -> Result<()> {
     if files.is_empty() {
         bail!("no images found in {}", paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
     }
-    let inputs = Inputs { input: manifest.input, normalization: manifest.normalization, flip_tta: manifest.flip_tta, shared_blocks: 0 };
-    let results = infer::logits_for_files(&loaded.members, &files, &inputs, &device)?;
-    let temperatures: Vec<f32> = manifest.members.iter().map(|m| m.temperature).collect();
+    let inputs = Inputs::of(manifest);
+    let results = infer::outputs_for_files(&loaded.members, &files, &inputs, &device)?;
 
     let mut writer = csv::Writer::from_writer(Vec::new());
     let mut header = vec!["image".to_string()];
     header.extend(manifest.classes.iter().map(|c| c.code.clone()));
-    header.push("prediction".into());
+    header.extend(["prediction", "uncertain", "not_a_lesion"].map(String::from));
     writer.write_record(&header)?;
     let mut failed = Vec::new();
     for (path, result) in files.iter().zip(results) {
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         match result {
-            Ok(logits) => {
-                let p = ensemble::combine(&logits, &temperatures, &manifest.classes, &manifest.thresholds);
+            Ok(outputs) => {
+                let p = analysis::predict(&loaded, &outputs.logits, &outputs.features);
                 let mut row = vec![name];
                 row.extend(p.probabilities.iter().map(|v| format!("{v:.6}")));
                 row.push(manifest.classes[p.top].code.clone());
+                row.push(p.uncertain.to_string());
+                row.push(p.out_of_distribution.to_string());
                 writer.write_record(&row)?;
             }
             Err(reason) => failed.push(format!("{}: {reason}", path.display())),

@@ -72,11 +72,13 @@ fn split_train_resume_calibrate_export_predict() {
 
     let out = ok(dermlens(&["calibrate", path(&run)]).output().unwrap());
     assert!(out.contains("member 1: temperature"), "{out}");
+    assert!(out.contains("familiarity distance <="), "{out}");
     let report = dir.join("evaluation.md");
     let out = ok(dermlens(&["evaluate", path(&run), "--parts", "val,test", "--out", path(&report)]).output().unwrap());
     assert!(out.contains("| **ensemble** | test | 7 |"), "{out}");
     let text = std::fs::read_to_string(&report).unwrap();
     assert!(text.contains("Confusion matrix") && text.contains("| member 1 | val |"), "{text}");
+    assert!(text.contains("Marked as not looking like a lesion:"), "{text}");
     // Plots beside the report, named after it and linked relatively.
     let mut plots: Vec<String> = ["val", "test"]
         .iter()
@@ -94,6 +96,8 @@ fn split_train_resume_calibrate_export_predict() {
         serde_json::from_str(&std::fs::read_to_string(bundle.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["members"].as_array().unwrap().len(), 2);
     assert!(manifest["shared"].is_object(), "the frozen blocks are stored once");
+    assert_eq!(manifest["shared_blocks"], 14, "and run once");
+    assert!(manifest["thresholds"]["max_distance"].as_f64().is_some_and(|d| d > 0.0), "{manifest}");
 
     // Explain: the photo with the heat map and a panel beside it.
     let explained = dir.join("explain.png");
@@ -117,7 +121,7 @@ fn split_train_resume_calibrate_export_predict() {
     ])
     .output()
     .unwrap());
-    for row in ["| lesion photos:", "| unrelated photos and their corner crops |", "| synthetic patterns |", "| skimage_coffee_u8_224 (top-left crop) |"] {
+    for row in ["| lesion photos:", "| unrelated photos and their corner crops |", "| synthetic patterns |", "| skimage_coffee_u8_224 (top-left crop) |", "familiarity distance exceeds"] {
         assert!(out.contains(row), "{row} missing from {out}");
     }
     assert!(std::fs::read_to_string(&ood).unwrap().contains("| synthetic patterns |"));
@@ -135,7 +139,7 @@ fn split_train_resume_calibrate_export_predict() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("broken.jpg"));
     let csv = std::fs::read_to_string(&preds).unwrap();
     let mut lines = csv.lines();
-    assert_eq!(lines.next(), Some("image,akiec,bcc,bkl,df,mel,nv,vasc,prediction"));
+    assert_eq!(lines.next(), Some("image,akiec,bcc,bkl,df,mel,nv,vasc,prediction,uncertain,not_a_lesion"));
     let rows: Vec<&str> = lines.collect();
     assert_eq!(rows.len(), 35);
     for row in rows {
@@ -145,6 +149,7 @@ fn split_train_resume_calibrate_export_predict() {
         assert!((probs.iter().sum::<f64>() - 1.0).abs() < 1e-4, "{row}");
         let best = (0..7).max_by(|&a, &b| probs[a].total_cmp(&probs[b])).unwrap();
         assert_eq!(fields[8], ["akiec", "bcc", "bkl", "df", "mel", "nv", "vasc"][best]);
+        assert!(["true", "false"].contains(&fields[9]) && ["true", "false"].contains(&fields[10]), "{row}");
     }
     std::fs::remove_dir_all(dir).ok();
 }

@@ -118,8 +118,7 @@ impl State {
 }
 
 fn backend_choice() -> BackendChoice {
-    let search = window().location().search().unwrap_or_default();
-    if search.contains("backend=cpu") { BackendChoice::Cpu } else { BackendChoice::Auto }
+    BackendChoice::from_query(&window().location().search().unwrap_or_default())
 }
 
 fn register_service_worker() {

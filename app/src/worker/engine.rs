@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use burn::tensor::Device;
 use image::{RgbImage, imageops};
+use wasm_bindgen::{JsCast, JsValue};
 use model::bundle::{self, LoadedBundle};
 use model::preprocess;
 
@@ -18,18 +19,54 @@ pub struct Engine {
     pub backend: String,
 }
 
-fn has_webgpu() -> bool {
-    let global = js_sys::global();
-    js_sys::Reflect::get(&global, &"navigator".into())
-        .ok()
-        .filter(|n| !n.is_undefined())
-        .and_then(|n| js_sys::Reflect::get(&n, &"gpu".into()).ok())
-        .is_some_and(|gpu| !gpu.is_undefined() && !gpu.is_null())
+fn get(object: &JsValue, key: &str) -> Option<JsValue> {
+    js_sys::Reflect::get(object, &key.into()).ok().filter(|v| !v.is_undefined() && !v.is_null())
 }
 
-/// WebGPU when asked for and available, else burn's CPU backend in this worker.
+/// `navigator.gpu`, when this browser has WebGPU.
+fn webgpu() -> Option<JsValue> {
+    get(&js_sys::global(), "navigator").and_then(|navigator| get(&navigator, "gpu"))
+}
+
+/// Whether the default WebGPU adapter renders in software (such as
+/// SwiftShader), where the CPU backend is many times faster.
+async fn software_adapter(gpu: &JsValue) -> bool {
+    let Some(request) = get(gpu, "requestAdapter").and_then(|f| f.dyn_into::<js_sys::Function>().ok()) else {
+        return false;
+    };
+    let Ok(promise) = request.call0(gpu).and_then(|p| p.dyn_into::<js_sys::Promise>()) else { return false };
+    let Some(adapter) = wasm_bindgen_futures::JsFuture::from(promise).await.ok().filter(|a| !a.is_null() && !a.is_undefined())
+    else {
+        return false;
+    };
+    let info = get(&adapter, "info");
+    let fallback = |object: &Option<JsValue>| object.as_ref().and_then(|o| get(o, "isFallbackAdapter")).and_then(|v| v.as_bool());
+    if fallback(&info).or_else(|| fallback(&Some(adapter.clone()))) == Some(true) {
+        return true;
+    }
+    let text: String = ["vendor", "architecture", "device", "description"]
+        .iter()
+        .filter_map(|key| info.as_ref().and_then(|i| get(i, key)).and_then(|v| v.as_string()))
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase();
+    ["swiftshader", "llvmpipe", "lavapipe", "software"].iter().any(|name| text.contains(name))
+}
+
+/// WebGPU when asked for and worthwhile, else burn's CPU backend in this worker.
 async fn choose_device(choice: BackendChoice) -> (Device, String) {
-    if choice == BackendChoice::Auto && has_webgpu() {
+    let use_gpu = match (choice, webgpu()) {
+        (BackendChoice::Cpu, _) | (_, None) => false,
+        (BackendChoice::Webgpu, Some(_)) => true,
+        (BackendChoice::Auto, Some(gpu)) => {
+            let software = software_adapter(&gpu).await;
+            if software {
+                web_sys::console::info_1(&"The WebGPU adapter renders in software; the CPU backend is faster here.".into());
+            }
+            !software
+        }
+    };
+    if use_gpu {
         match Device::wgpu_options().init_async().await {
             Ok(device) => return (device, "WebGPU".into()),
             Err(e) => web_sys::console::warn_1(&format!("WebGPU is not usable here ({e}); using the CPU").into()),
