@@ -2,7 +2,7 @@
 // offline. Only this site's own files are ever cached; nothing is sent
 // anywhere. Photos never pass through here: they are read from disk by the
 // page and handed to the inference worker in memory.
-const CACHE = 'dermlens-v2'; // bumped with the bundle format, so old weights are dropped
+const CACHE = 'dermlens-v3'; // bumped with the bundle format, so old weights are dropped
 const APP_FILES = [
   './', 'index.html', 'style.css', 'boot.js', 'app.js', 'app_bg.wasm',
   'worker_loader.js', 'worker.js', 'worker_bg.wasm',

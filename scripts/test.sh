@@ -10,6 +10,10 @@ cd "$ROOT"
 setup_native
 setup_wasm
 
+log "style: cargo fmt --check and cargo clippy -D warnings"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --release -- -D warnings
+
 log "cargo test --workspace --release"
 cargo test --workspace --release
 

@@ -20,7 +20,8 @@ pub fn pack(json: String, bytes: Option<Vec<u8>>) -> (Object, Array) {
 
 /// The JSON text and the bytes of a received message.
 pub fn unpack(data: &JsValue) -> (String, Option<Vec<u8>>) {
-    let json = Reflect::get(data, &"json".into()).ok().and_then(|j| j.as_string()).unwrap_or_default();
+    let json =
+        Reflect::get(data, &"json".into()).ok().and_then(|j| j.as_string()).unwrap_or_default();
     let bytes = Reflect::get(data, &"bytes".into())
         .ok()
         .filter(|b| b.is_instance_of::<Uint8Array>())

@@ -7,6 +7,8 @@ fn main() {
 
 #[cfg(not(target_arch = "wasm32"))]
 fn main() {
-    eprintln!("The dermlens page runs in a browser: build it with `trunk build --release` (see the README).");
+    eprintln!(
+        "The dermlens page runs in a browser: build it with `trunk build --release` (see the README)."
+    );
     std::process::exit(2);
 }

@@ -27,7 +27,10 @@ pub enum BackendChoice {
 impl BackendChoice {
     /// From the page address: `?backend=cpu` or `?backend=webgpu`.
     pub fn from_query(search: &str) -> Self {
-        let wanted = search.trim_start_matches('?').split('&').find_map(|pair| pair.strip_prefix("backend="));
+        let wanted = search
+            .trim_start_matches('?')
+            .split('&')
+            .find_map(|pair| pair.strip_prefix("backend="));
         match wanted {
             Some("cpu") => Self::Cpu,
             Some("webgpu") => Self::Webgpu,
@@ -50,12 +53,29 @@ pub enum Request {
 pub enum Reply {
     /// The worker's code runs and listens: requests sent before this would be lost.
     Listening,
-    Progress { loaded: u64, total: u64 },
-    Ready { backend: String, load_ms: f64, classes: Vec<LesionClass>, members: usize, provenance: String },
-    LoadFailed { message: String },
+    Progress {
+        loaded: u64,
+        total: u64,
+    },
+    Ready {
+        backend: String,
+        load_ms: f64,
+        classes: Vec<LesionClass>,
+        members: usize,
+        provenance: String,
+    },
+    LoadFailed {
+        message: String,
+    },
     /// The photo as decoded and oriented, at most [`DISPLAY_SIDE`], is sent as RGBA `bytes`.
-    Analysed { id: u32, result: Box<AnalysisReply> },
-    Failed { id: u32, message: String },
+    Analysed {
+        id: u32,
+        result: Box<AnalysisReply>,
+    },
+    Failed {
+        id: u32,
+        message: String,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -76,7 +96,10 @@ pub fn display_size(width: u32, height: u32) -> (u32, u32) {
         return (width.max(1), height.max(1));
     }
     let scale = DISPLAY_SIDE as f64 / longest as f64;
-    (((width as f64 * scale).round() as u32).max(1), ((height as f64 * scale).round() as u32).max(1))
+    (
+        ((width as f64 * scale).round() as u32).max(1),
+        ((height as f64 * scale).round() as u32).max(1),
+    )
 }
 
 #[cfg(test)]

@@ -38,7 +38,15 @@ pub fn views(images: Tensor<4>, flip_tta: bool) -> Tensor<4> {
     if !flip_tta {
         return images;
     }
-    Tensor::cat(vec![images.clone(), images.clone().flip([3]), images.clone().flip([2]), images.flip([2, 3])], 0)
+    Tensor::cat(
+        vec![
+            images.clone(),
+            images.clone().flip([3]),
+            images.clone().flip([2]),
+            images.flip([2, 3]),
+        ],
+        0,
+    )
 }
 
 /// Number of views [`views`] makes.
@@ -59,7 +67,11 @@ async fn read(tensor: Tensor<3>) -> Result<Vec<f32>, ReadError> {
 
 /// Each member's last feature maps for `input`. The first `shared_blocks`
 /// blocks (and the stem), identical in every member, run once for all.
-pub fn member_feature_maps(members: &[Classifier], input: Tensor<4>, shared_blocks: usize) -> Vec<Tensor<4>> {
+pub fn member_feature_maps(
+    members: &[Classifier],
+    input: Tensor<4>,
+    shared_blocks: usize,
+) -> Vec<Tensor<4>> {
     match members.first() {
         Some(first) if shared_blocks > 0 && members.len() > 1 => {
             let lower = first.backbone.forward_lower(input, shared_blocks);
@@ -77,20 +89,35 @@ pub fn pooled_mean(features: Tensor<4>, views: usize) -> Tensor<2> {
 
 /// The bundle's calibrated ensemble prediction from every member's logits
 /// and pooled features for one image (flips averaged).
-pub fn predict(bundle: &LoadedBundle, member_logits: &[Vec<f32>], member_features: &[Vec<f32>]) -> Prediction {
+pub fn predict(
+    bundle: &LoadedBundle,
+    member_logits: &[Vec<f32>],
+    member_features: &[Vec<f32>],
+) -> Prediction {
     let manifest = &bundle.manifest;
     let temperatures: Vec<f32> = manifest.members.iter().map(|m| m.temperature).collect();
     let distance = familiarity::ensemble_distance(&bundle.familiarity(), member_features);
-    ensemble::combine(member_logits, &temperatures, &manifest.classes, &manifest.thresholds, distance)
+    ensemble::combine(
+        member_logits,
+        &temperatures,
+        &manifest.classes,
+        &manifest.thresholds,
+        distance,
+    )
 }
 
 /// Analyses one decoded photo with every member of `bundle` on `device`.
-pub async fn analyse(bundle: &LoadedBundle, photo: &RgbImage, device: &Device) -> Result<Analysis, ReadError> {
+pub async fn analyse(
+    bundle: &LoadedBundle,
+    photo: &RgbImage,
+    device: &Device,
+) -> Result<Analysis, ReadError> {
     let manifest = &bundle.manifest;
     let (measures, issues) = quality::assess(photo, &QualityThresholds::DEFAULT);
     let [h, w] = manifest.input;
     let chw = preprocess::to_chw(&preprocess::resize(photo, w, h), &manifest.normalization);
-    let input = views(preprocess::batch(&[chw], [h as usize, w as usize], device), manifest.flip_tta);
+    let input =
+        views(preprocess::batch(&[chw], [h as usize, w as usize], device), manifest.flip_tta);
     let k = manifest.classes.len();
     let mut member_logits = Vec::with_capacity(bundle.members.len());
     let mut member_features = Vec::with_capacity(bundle.members.len());
@@ -104,7 +131,7 @@ pub async fn analyse(bundle: &LoadedBundle, photo: &RgbImage, device: &Device) -
         member_logits.push(read(member.head.forward(pooled.clone()).unsqueeze_dim(0)).await?);
         member_features.push(read(pooled.unsqueeze_dim(0)).await?);
         // Grad-CAM on the photo as it is, not its flips.
-        let plain = features.slice([0..1]);
+        let plain = features.narrow(0, 0, 1);
         for (class, maps) in member_maps.iter_mut().enumerate() {
             maps.push(read(gradcam::grad_cam(&member.head, plain.clone(), class)).await?);
         }
@@ -136,13 +163,19 @@ mod tests {
     #[test]
     fn views_and_their_mean() {
         let device = Device::flex();
-        let x = Tensor::<4>::from_data(TensorData::new((0..8).map(|v| v as f32).collect::<Vec<_>>(), [2, 1, 2, 2]), &device);
+        let x = Tensor::<4>::from_data(
+            TensorData::new((0..8).map(|v| v as f32).collect::<Vec<_>>(), [2, 1, 2, 2]),
+            &device,
+        );
         let v = views(x, true);
         assert_eq!(v.dims(), [8, 1, 2, 2]);
         // Flipping the first image horizontally swaps its columns.
-        let first_flipped: Vec<f32> = v.clone().slice([2..3]).into_data().try_into_vec().unwrap();
+        let first_flipped: Vec<f32> = v.clone().narrow(0, 2, 1).into_data().try_into_vec().unwrap();
         assert_eq!(first_flipped, vec![1.0, 0.0, 3.0, 2.0]);
-        let logits = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0], [4, 2]), &device);
+        let logits = Tensor::<2>::from_data(
+            TensorData::new(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0], [4, 2]),
+            &device,
+        );
         let mean: Vec<f32> = mean_views(logits, 2).into_data().try_into_vec().unwrap();
         assert_eq!(mean, vec![3.0, 4.0, 5.0, 6.0]);
     }
@@ -153,9 +186,11 @@ mod tests {
         let first = Classifier::new(3, &device);
         // A second member with the same backbone and a head of its own.
         let mut second = first.clone();
-        second.head = burn::nn::LinearConfig::new(crate::efficientnet::FEATURE_CHANNELS, 3).init(&device);
+        second.head =
+            burn::nn::LinearConfig::new(crate::efficientnet::FEATURE_CHANNELS, 3).init(&device);
         let members = [first, second];
-        let input = Tensor::<4>::random([2, 3, 32, 32], burn::tensor::Distribution::Default, &device);
+        let input =
+            Tensor::<4>::random([2, 3, 32, 32], burn::tensor::Distribution::Default, &device);
         let separate = member_feature_maps(&members, input.clone(), 0);
         let shared = member_feature_maps(&members, input, 5);
         for (a, b) in separate.into_iter().zip(shared) {

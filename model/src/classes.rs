@@ -32,15 +32,30 @@ const KNOWN: [Known; 8] = [
         plain: "sun-damage patch that can turn cancerous",
         malignant: true,
     },
-    Known { codes: &["bcc"], name: "Basal cell carcinoma", plain: "a common, slow-growing skin cancer", malignant: true },
+    Known {
+        codes: &["bcc"],
+        name: "Basal cell carcinoma",
+        plain: "a common, slow-growing skin cancer",
+        malignant: true,
+    },
     Known {
         codes: &["bkl"],
         name: "Benign keratosis",
         plain: "harmless growth such as a seborrhoeic keratosis or age spot",
         malignant: false,
     },
-    Known { codes: &["df"], name: "Dermatofibroma", plain: "harmless firm bump in the skin", malignant: false },
-    Known { codes: &["mel"], name: "Melanoma", plain: "the most dangerous skin cancer", malignant: true },
+    Known {
+        codes: &["df"],
+        name: "Dermatofibroma",
+        plain: "harmless firm bump in the skin",
+        malignant: false,
+    },
+    Known {
+        codes: &["mel"],
+        name: "Melanoma",
+        plain: "the most dangerous skin cancer",
+        malignant: true,
+    },
     Known { codes: &["nv"], name: "Melanocytic nevus", plain: "common mole", malignant: false },
     Known {
         codes: &["vasc"],
@@ -74,7 +89,12 @@ impl LesionClass {
                 plain: k.plain.into(),
                 malignant: malignant.unwrap_or(k.malignant),
             },
-            None => Self { code: code.into(), name: code.into(), plain: code.into(), malignant: malignant.unwrap_or(false) },
+            None => Self {
+                code: code.into(),
+                name: code.into(),
+                plain: code.into(),
+                malignant: malignant.unwrap_or(false),
+            },
         }
     }
 
@@ -90,8 +110,11 @@ mod tests {
 
     #[test]
     fn malignant_classes_are_mel_bcc_akiec_and_scc() {
-        let malignant: Vec<String> =
-            LesionClass::list(&HAM10000).into_iter().filter(|c| c.malignant).map(|c| c.code).collect();
+        let malignant: Vec<String> = LesionClass::list(&HAM10000)
+            .into_iter()
+            .filter(|c| c.malignant)
+            .map(|c| c.code)
+            .collect();
         assert_eq!(malignant, ["akiec", "bcc", "mel"]);
         assert!(LesionClass::from_code("SCC", None).malignant);
         assert!(LesionClass::from_code("AK", None).malignant);

@@ -45,7 +45,9 @@ pub fn blend(photo: &RgbImage, layer: &RgbaImage, opacity: f32) -> RgbImage {
         let p = photo.get_pixel(x, y);
         let l = layer.get_pixel(x, y);
         let a = opacity * f32::from(l[3]) / 255.0;
-        Rgb(std::array::from_fn(|c| (f32::from(p[c]) * (1.0 - a) + f32::from(l[c]) * a).round() as u8))
+        Rgb(std::array::from_fn(|c| {
+            (f32::from(p[c]) * (1.0 - a) + f32::from(l[c]) * a).round() as u8
+        }))
     })
 }
 
@@ -58,9 +60,14 @@ mod tests {
         assert_eq!(viridis(0.0), [0x44, 0x01, 0x54]);
         assert_eq!(viridis(1.0), [0xfd, 0xe7, 0x25]);
         assert_eq!(viridis(-3.0), viridis(0.0));
-        let luma = |c: [u8; 3]| 0.299 * f32::from(c[0]) + 0.587 * f32::from(c[1]) + 0.114 * f32::from(c[2]);
+        let luma = |c: [u8; 3]| {
+            0.299 * f32::from(c[0]) + 0.587 * f32::from(c[1]) + 0.114 * f32::from(c[2])
+        };
         let steps: Vec<f32> = (0..=20).map(|i| luma(viridis(i as f32 / 20.0))).collect();
-        assert!(steps.windows(2).all(|w| w[1] > w[0]), "lightness must rise monotonically: {steps:?}");
+        assert!(
+            steps.windows(2).all(|w| w[1] > w[0]),
+            "lightness must rise monotonically: {steps:?}"
+        );
     }
 
     #[test]
@@ -69,7 +76,11 @@ mod tests {
         let layer = heat_layer(&[0.0, 1.0], 2, 1);
         assert_eq!(blend(&photo, &layer, 0.0), photo);
         let full = blend(&photo, &layer, 1.0);
-        assert_eq!(full.get_pixel(1, 0).0, viridis(1.0), "full heat at full opacity is the colour itself");
+        assert_eq!(
+            full.get_pixel(1, 0).0,
+            viridis(1.0),
+            "full heat at full opacity is the colour itself"
+        );
         assert_ne!(full.get_pixel(0, 0).0, photo.get_pixel(0, 0).0, "low heat still tints");
     }
 }

@@ -7,6 +7,7 @@
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
+use burn::store::{ModuleSnapshot, bridge};
 use burn::tensor::module::adaptive_avg_pool2d;
 use burn::tensor::{Device, Tensor};
 
@@ -71,7 +72,13 @@ fn relu6(x: Tensor<4>) -> Tensor<4> {
     x.clamp(0.0, 6.0)
 }
 
-fn conv(channels: [usize; 2], kernel: usize, stride: usize, groups: usize, device: &Device) -> Conv2d {
+fn conv(
+    channels: [usize; 2],
+    kernel: usize,
+    stride: usize,
+    groups: usize,
+    device: &Device,
+) -> Conv2d {
     Conv2dConfig::new(channels, [kernel, kernel])
         .with_stride([stride, stride])
         .with_groups(groups)
@@ -81,10 +88,7 @@ fn conv(channels: [usize; 2], kernel: usize, stride: usize, groups: usize, devic
 }
 
 fn batch_norm(channels: usize, device: &Device) -> BatchNorm {
-    BatchNormConfig::new(channels)
-        .with_epsilon(BN_EPS)
-        .with_momentum(BN_MOMENTUM)
-        .init(device)
+    BatchNormConfig::new(channels).with_epsilon(BN_EPS).with_momentum(BN_MOMENTUM).init(device)
 }
 
 /// Inverted residual block: 1x1 expand, depthwise kxk, 1x1 project.
@@ -103,10 +107,7 @@ impl MbConv {
     pub fn new(spec: &BlockSpec, device: &Device) -> Self {
         let hidden = spec.input * spec.expand;
         let (expand_conv, bn0) = if spec.expand != 1 {
-            (
-                Some(conv([spec.input, hidden], 1, 1, 1, device)),
-                Some(batch_norm(hidden, device)),
-            )
+            (Some(conv([spec.input, hidden], 1, 1, 1, device)), Some(batch_norm(hidden, device)))
         } else {
             (None, None)
         };
@@ -191,6 +192,34 @@ impl EfficientNetLite0 {
     }
 }
 
+/// Whether two modules hold the same tensors, value for value.
+fn same_weights<M: Module>(a: &M, b: &M) -> bool {
+    let values = |m: &M| -> Vec<(String, Option<burn::tensor::TensorData>)> {
+        m.collect(None, None, false)
+            .into_iter()
+            .map(|t| (t.name.clone(), bridge::into_data(t).ok()))
+            .collect()
+    };
+    values(a) == values(b)
+}
+
+/// How many leading blocks, counted from the stem, hold identical weights in
+/// every backbone: those run once per image for a whole ensemble. 0 when
+/// the stems differ or there is only one backbone.
+pub fn identical_lower_blocks(backbones: &[&EfficientNetLite0]) -> usize {
+    let Some((first, rest)) = backbones.split_first() else { return 0 };
+    if rest.is_empty()
+        || !rest.iter().all(|b| {
+            same_weights(&first.conv_stem, &b.conv_stem) && same_weights(&first.bn0, &b.bn0)
+        })
+    {
+        return 0;
+    }
+    (0..first.blocks.len())
+        .take_while(|&i| rest.iter().all(|b| same_weights(&first.blocks[i], &b.blocks[i])))
+        .count()
+}
+
 /// Global average pooling of a feature map to `[batch, channels]`.
 pub fn pool(features: Tensor<4>) -> Tensor<2> {
     adaptive_avg_pool2d(features, [1, 1]).flatten(1, 3)
@@ -218,6 +247,19 @@ mod tests {
         // the ImageNet classifier; burn also counts the BatchNorm running mean
         // and variance (42,016 values, as many as the BatchNorm gammas and betas).
         assert_eq!(model.num_params(), 4_652_008 - 1_281_000 + 42_016);
+    }
+
+    #[test]
+    fn identical_lower_blocks_are_counted() {
+        let device = Device::flex();
+        let a = EfficientNetLite0::new(&device);
+        let mut b = a.clone();
+        b.blocks[5] = MbConv::new(&lite0_blocks()[5], &device);
+        assert_eq!(identical_lower_blocks(&[&a, &b]), 5);
+        assert_eq!(identical_lower_blocks(&[&a, &a.clone()]), 16);
+        assert_eq!(identical_lower_blocks(&[&a]), 0, "one backbone shares nothing");
+        let other = EfficientNetLite0::new(&device);
+        assert_eq!(identical_lower_blocks(&[&a, &other]), 0, "different stems");
     }
 
     #[test]

@@ -3,9 +3,25 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::bundle::Thresholds;
 use crate::calibration::softmax;
 use crate::classes::LesionClass;
+
+/// Decision thresholds chosen on validation data (stored in the bundle).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Thresholds {
+    /// Below this share of members voting for the top class, the result is "uncertain".
+    pub min_agreement: f32,
+    /// Below this ensemble probability of the top class, the result is "uncertain".
+    pub min_confidence: f32,
+    /// Above this familiarity distance (see [`crate::familiarity`]), the image does not look like a lesion.
+    pub max_familiarity_distance: f32,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Self { min_agreement: 0.5, min_confidence: 0.0, max_familiarity_distance: f32::MAX }
+    }
+}
 
 /// The ensemble's answer for one image.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -25,13 +41,17 @@ pub struct Prediction {
     /// not used for the not-a-lesion flag: it does not separate unrelated pictures.
     pub energy: f32,
     /// The members' mean familiarity distance, when the bundle has the statistics.
-    pub distance: Option<f32>,
+    pub familiarity_distance: Option<f32>,
     pub uncertain: bool,
-    pub out_of_distribution: bool,
+    pub unfamiliar: bool,
 }
 
 pub fn argmax(values: &[f32]) -> usize {
-    values.iter().enumerate().fold((0, f32::NEG_INFINITY), |b, (i, &v)| if v > b.1 { (i, v) } else { b }).0
+    values
+        .iter()
+        .enumerate()
+        .fold((0, f32::NEG_INFINITY), |b, (i, &v)| if v > b.1 { (i, v) } else { b })
+        .0
 }
 
 /// `-log sum exp(logits)`: an out-of-distribution score (lower is more familiar).
@@ -53,17 +73,20 @@ pub fn combine(
         member_logits.iter().zip(temperatures).map(|(l, &t)| softmax(l, t)).collect();
     let k = classes.len();
     let n = members.len().max(1) as f32;
-    let probabilities: Vec<f32> = (0..k).map(|c| members.iter().map(|p| p[c]).sum::<f32>() / n).collect();
+    let probabilities: Vec<f32> =
+        (0..k).map(|c| members.iter().map(|p| p[c]).sum::<f32>() / n).collect();
     let top = argmax(&probabilities);
     let agreement = members.iter().filter(|p| argmax(p) == top).count() as f32 / n;
     let entropy = -probabilities.iter().filter(|&&p| p > 0.0).map(|&p| p * p.ln()).sum::<f32>();
-    let malignant = probabilities.iter().zip(classes).filter(|(_, c)| c.malignant).map(|(p, _)| p).sum();
+    let malignant =
+        probabilities.iter().zip(classes).filter(|(_, c)| c.malignant).map(|(p, _)| p).sum();
     let mean_logits: Vec<f32> =
         (0..k).map(|c| member_logits.iter().map(|l| l[c]).sum::<f32>() / n).collect();
     let energy = energy(&mean_logits);
     Prediction {
-        uncertain: agreement < thresholds.min_agreement || probabilities[top] < thresholds.min_confidence,
-        out_of_distribution: distance.is_some_and(|d| d > thresholds.max_distance),
+        uncertain: agreement < thresholds.min_agreement
+            || probabilities[top] < thresholds.min_confidence,
+        unfamiliar: distance.is_some_and(|d| d > thresholds.max_familiarity_distance),
         members,
         probabilities,
         top,
@@ -71,7 +94,7 @@ pub fn combine(
         entropy,
         malignant,
         energy,
-        distance,
+        familiarity_distance: distance,
     }
 }
 
@@ -83,7 +106,8 @@ mod tests {
     #[test]
     fn soft_voting_agreement_and_risk() {
         let classes = LesionClass::list(&HAM10000);
-        let thresholds = Thresholds { min_agreement: 0.75, min_confidence: 0.0, max_distance: 3.0 };
+        let thresholds =
+            Thresholds { min_agreement: 0.75, min_confidence: 0.0, max_familiarity_distance: 3.0 };
         // Two members favour nv (index 5), one mel (index 4).
         let mut a = vec![0.0f32; 7];
         a[5] = 4.0;
@@ -99,17 +123,21 @@ mod tests {
         let expected_malignant: f32 = [0usize, 1, 4].iter().map(|&i| p.probabilities[i]).sum();
         assert!((p.malignant - expected_malignant).abs() < 1e-6);
         assert!(p.entropy > 0.0);
-        assert!(!p.out_of_distribution);
+        assert!(!p.unfamiliar);
     }
 
     #[test]
     fn unfamiliar_features_flag_the_image() {
         let classes = LesionClass::list(&HAM10000);
-        let thresholds = Thresholds { min_agreement: 0.5, min_confidence: 0.0, max_distance: 3.0 };
+        let thresholds =
+            Thresholds { min_agreement: 0.5, min_confidence: 0.0, max_familiarity_distance: 3.0 };
         let logits = vec![vec![1.0f32; 7]];
-        assert!(combine(&logits, &[1.0], &classes, &thresholds, Some(3.5)).out_of_distribution);
-        assert!(!combine(&logits, &[1.0], &classes, &thresholds, Some(2.5)).out_of_distribution);
-        assert!(!combine(&logits, &[1.0], &classes, &thresholds, None).out_of_distribution, "no statistics, no flag");
+        assert!(combine(&logits, &[1.0], &classes, &thresholds, Some(3.5)).unfamiliar);
+        assert!(!combine(&logits, &[1.0], &classes, &thresholds, Some(2.5)).unfamiliar);
+        assert!(
+            !combine(&logits, &[1.0], &classes, &thresholds, None).unfamiliar,
+            "no statistics, no flag"
+        );
     }
 
     #[test]

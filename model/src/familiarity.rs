@@ -11,14 +11,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::bundle::NamedTensor;
-
-/// Tensor names inside a member's weight file start with this.
-pub const PREFIX: &str = "familiarity.";
-
 #[derive(Debug, thiserror::Error)]
 #[error("the familiarity statistics are not usable: {0}")]
-pub struct FamiliarityError(String);
+pub struct FamiliarityError(pub String);
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Familiarity {
@@ -49,7 +44,9 @@ impl Familiarity {
             return bad("the vectors do not all have the same, non-zero length");
         }
         if self.components.len() != self.variances.len() || self.components.len() >= d {
-            return bad("there must be one variance per direction and fewer directions than features");
+            return bad(
+                "there must be one variance per direction and fewer directions than features",
+            );
         }
         let positive = |v: f32| v.is_finite() && v > 0.0;
         if !positive(self.residual_variance) || !self.variances.iter().all(|&v| positive(v)) {
@@ -83,49 +80,6 @@ impl Familiarity {
         }
         best / d.max(1) as f32
     }
-
-    /// The statistics as tensors for a weight file.
-    pub fn to_tensors(&self) -> Vec<NamedTensor> {
-        let d = self.features();
-        vec![
-            NamedTensor { name: format!("{PREFIX}means"), shape: vec![self.means.len(), d], values: self.means.concat() },
-            NamedTensor {
-                name: format!("{PREFIX}components"),
-                shape: vec![self.components.len(), d],
-                values: self.components.concat(),
-            },
-            NamedTensor { name: format!("{PREFIX}variances"), shape: vec![self.variances.len()], values: self.variances.clone() },
-            NamedTensor { name: format!("{PREFIX}residual_variance"), shape: vec![1], values: vec![self.residual_variance] },
-        ]
-    }
-
-    /// Takes the familiarity tensors out of `tensors`: `None` when there are none.
-    pub fn take_from(tensors: &mut Vec<NamedTensor>) -> Result<Option<Self>, FamiliarityError> {
-        let (ours, rest): (Vec<_>, Vec<_>) = std::mem::take(tensors).into_iter().partition(|t| t.name.starts_with(PREFIX));
-        *tensors = rest;
-        if ours.is_empty() {
-            return Ok(None);
-        }
-        let find = |name: &str| {
-            ours.iter()
-                .find(|t| t.name.strip_prefix(PREFIX) == Some(name))
-                .ok_or_else(|| FamiliarityError(format!("'{PREFIX}{name}' is missing")))
-        };
-        let rows = |t: &NamedTensor| -> Result<Vec<Vec<f32>>, FamiliarityError> {
-            match t.shape[..] {
-                [n, d] if d > 0 && t.values.len() == n * d => Ok(t.values.chunks(d).map(<[f32]>::to_vec).collect()),
-                _ => Err(FamiliarityError(format!("'{}' is not a matrix", t.name))),
-            }
-        };
-        let familiarity = Familiarity {
-            means: rows(find("means")?)?,
-            components: rows(find("components")?)?,
-            variances: find("variances")?.values.clone(),
-            residual_variance: find("residual_variance")?.values.first().copied().unwrap_or(0.0),
-        };
-        familiarity.validate()?;
-        Ok(Some(familiarity))
-    }
 }
 
 /// The members' mean distance, if every member has familiarity statistics.
@@ -140,19 +94,20 @@ pub fn ensemble_distance(members: &[Option<&Familiarity>], features: &[Vec<f32>]
     Some(sum / members.len() as f32)
 }
 
+/// Two classes in 4 dimensions, spread 2 along the first axis, 0.5 elsewhere.
+#[cfg(test)]
+pub(crate) fn sample() -> Familiarity {
+    Familiarity {
+        means: vec![vec![0.0, 0.0, 0.0, 0.0], vec![10.0, 0.0, 0.0, 0.0]],
+        components: vec![vec![1.0, 0.0, 0.0, 0.0]],
+        variances: vec![4.0],
+        residual_variance: 0.25,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Two classes in 4 dimensions, spread 2 along the first axis, 0.5 elsewhere.
-    fn sample() -> Familiarity {
-        Familiarity {
-            means: vec![vec![0.0, 0.0, 0.0, 0.0], vec![10.0, 0.0, 0.0, 0.0]],
-            components: vec![vec![1.0, 0.0, 0.0, 0.0]],
-            variances: vec![4.0],
-            residual_variance: 0.25,
-        }
-    }
 
     #[test]
     fn distance_is_mahalanobis_to_the_nearest_mean() {
@@ -164,23 +119,6 @@ mod tests {
         assert!((f.distance(&[0.0, 2.0, 0.0, 0.0]) - 4.0).abs() < 1e-6);
         // Near class 1: measured from its mean, not class 0's.
         assert!((f.distance(&[9.0, 0.0, 0.0, 0.0]) - 0.0625).abs() < 1e-6);
-    }
-
-    #[test]
-    fn tensors_round_trip_and_are_checked() {
-        let f = sample();
-        let mut tensors = f.to_tensors();
-        tensors.push(NamedTensor { name: "head.bias".into(), shape: vec![1], values: vec![0.0] });
-        assert_eq!(Familiarity::take_from(&mut tensors).unwrap(), Some(f.clone()));
-        assert_eq!(tensors.len(), 1, "only the member's own tensors are left");
-        assert_eq!(Familiarity::take_from(&mut tensors).unwrap(), None);
-
-        let mut broken = f.to_tensors();
-        broken[2].values[0] = -1.0;
-        assert!(Familiarity::take_from(&mut broken).is_err());
-        let mut partial = f.to_tensors();
-        partial.remove(1);
-        assert!(Familiarity::take_from(&mut partial).is_err());
     }
 
     #[test]

@@ -43,7 +43,8 @@ pub fn upsample(map: &[f32], size: [usize; 2], width: u32, height: u32) -> Vec<f
     let (width, height) = (width as usize, height as usize);
     let mut out = Vec::with_capacity(width * height);
     let coordinate = |i: usize, out_len: usize, in_len: usize| -> (usize, usize, f32) {
-        let x = ((i as f32 + 0.5) * in_len as f32 / out_len as f32 - 0.5).clamp(0.0, (in_len - 1) as f32);
+        let x = ((i as f32 + 0.5) * in_len as f32 / out_len as f32 - 0.5)
+            .clamp(0.0, (in_len - 1) as f32);
         let lo = x.floor() as usize;
         (lo, (lo + 1).min(in_len - 1), x - lo as f32)
     };
@@ -56,7 +57,8 @@ pub fn upsample(map: &[f32], size: [usize; 2], width: u32, height: u32) -> Vec<f
             out.push(top * (1.0 - fy) + bottom * fy);
         }
     }
-    let (lo, hi) = out.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    let (lo, hi) =
+        out.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
     let range = hi - lo;
     for v in &mut out {
         *v = if range > f32::EPSILON { (*v - lo) / range } else { 0.0 };
@@ -93,9 +95,14 @@ mod tests {
         // at the same time draw from it, and some draws leave a class's map all
         // zero, which would make the comparison empty.
         let mut head = LinearConfig::new(c, k).init(&device);
-        let weights: Vec<f32> = (0..c * k).map(|i| ((i * 7 + i / k * 3) % 11) as f32 / 5.0 - 1.0).collect();
-        head.weight = burn::module::Param::from_tensor(Tensor::from_data(TensorData::new(weights, [c, k]), &device));
-        let maps: Vec<f32> = (0..2 * c * h * w).map(|i| ((i * 13 + i / (h * w) * 5) % 17) as f32 / 3.0).collect();
+        let weights: Vec<f32> =
+            (0..c * k).map(|i| ((i * 7 + i / k * 3) % 11) as f32 / 5.0 - 1.0).collect();
+        head.weight = burn::module::Param::from_tensor(Tensor::from_data(
+            TensorData::new(weights, [c, k]),
+            &device,
+        ));
+        let maps: Vec<f32> =
+            (0..2 * c * h * w).map(|i| ((i * 13 + i / (h * w) * 5) % 17) as f32 / 3.0).collect();
         let features = Tensor::<4>::from_data(TensorData::new(maps, [2, c, h, w]), &device);
         let mut worst = 0.0f32;
         for class in 0..k {
@@ -146,7 +153,8 @@ mod tests {
     /// Images of noise; class 1 has a bright cross in the top-left quadrant.
     fn synthetic(n: usize, device: &Device) -> (Tensor<4>, Tensor<1, Int>) {
         let size = 16;
-        let noise = Tensor::<4>::random([n, 1, size, size], Distribution::Uniform(0.0, 0.5), device);
+        let noise =
+            Tensor::<4>::random([n, 1, size, size], Distribution::Uniform(0.0, 0.5), device);
         let mut mark = vec![0.0f32; n * size * size];
         let labels: Vec<i64> = (0..n).map(|i| (i % 2) as i64).collect();
         for i in (1..n).step_by(2) {
@@ -166,13 +174,17 @@ mod tests {
         let device = Device::flex().autodiff();
         device.seed(3);
         let mut model = Tiny {
-            conv: Conv2dConfig::new([1, 8], [3, 3]).with_padding(PaddingConfig2d::Same).init(&device),
+            conv: Conv2dConfig::new([1, 8], [3, 3])
+                .with_padding(PaddingConfig2d::Same)
+                .init(&device),
             head: LinearConfig::new(8, 2).init(&device),
         };
         let mut optimizer = AdamConfig::new().init();
         let (x, y) = synthetic(64, &device);
         for _ in 0..150 {
-            let loss = burn::nn::loss::CrossEntropyLossConfig::new().init(&device).forward(model.forward(x.clone()), y.clone());
+            let loss = burn::nn::loss::CrossEntropyLossConfig::new()
+                .init(&device)
+                .forward(model.forward(x.clone()), y.clone());
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optimizer.step(0.05, model, grads);
         }
@@ -188,10 +200,18 @@ mod tests {
         for (i, map) in maps.iter().enumerate().filter(|(i, _)| i % 2 == 1) {
             let peak = crate::ensemble::argmax(map);
             let (row, col) = (peak / 16, peak % 16);
-            assert!(row < 8 && col < 8, "image {i}: the map peaks at ({row}, {col}), outside the top-left quadrant");
-            let quadrant: f32 = (0..8).flat_map(|r| (0..8).map(move |c| r * 16 + c)).map(|j| map[j]).sum();
+            assert!(
+                row < 8 && col < 8,
+                "image {i}: the map peaks at ({row}, {col}), outside the top-left quadrant"
+            );
+            let quadrant: f32 =
+                (0..8).flat_map(|r| (0..8).map(move |c| r * 16 + c)).map(|j| map[j]).sum();
             let total: f32 = map.iter().sum();
-            assert!(quadrant > 0.5 * total, "image {i}: only {:.2} of the map in the quadrant", quadrant / total);
+            assert!(
+                quadrant > 0.5 * total,
+                "image {i}: only {:.2} of the map in the quadrant",
+                quadrant / total
+            );
         }
     }
 }

@@ -40,12 +40,12 @@ pub fn guidance(prediction: &Prediction, classes: &[LesionClass]) -> Guidance {
         percent(prediction.malignant)
     );
     let risky = prediction.malignant >= SEE_DOCTOR_RISK;
-    let see_doctor = risky || prediction.uncertain || prediction.out_of_distribution;
+    let see_doctor = risky || prediction.uncertain || prediction.unfamiliar;
     let advice = if risky {
         "A malignant class is likely enough that you should show this spot to a dermatologist soon."
     } else if prediction.uncertain {
         "The models are unsure about this photo. Have a dermatologist look at the spot."
-    } else if prediction.out_of_distribution {
+    } else if prediction.unfamiliar {
         "This photo is unlike the images the model learned from, so its answer means little. If you are worried about the spot, see a dermatologist."
     } else {
         "Nothing here suggests a malignant class, but keep an eye on the spot and see a doctor if it changes."
@@ -61,22 +61,36 @@ fn with_article(noun: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bundle::Thresholds;
     use crate::classes::HAM10000;
+    use crate::ensemble::Thresholds;
     use crate::ensemble::combine;
 
     fn predict(top: usize, strength: f32) -> Prediction {
         let classes = LesionClass::list(&HAM10000);
         let mut logits = vec![0.0f32; 7];
         logits[top] = strength;
-        combine(&[logits.clone(), logits], &[1.0, 1.0], &classes, &Thresholds { min_agreement: 0.5, min_confidence: 0.5, max_distance: f32::MAX }, None)
+        combine(
+            &[logits.clone(), logits],
+            &[1.0, 1.0],
+            &classes,
+            &Thresholds {
+                min_agreement: 0.5,
+                min_confidence: 0.5,
+                max_familiarity_distance: f32::MAX,
+            },
+            None,
+        )
     }
 
     #[test]
     fn a_confident_mole_is_reassuring_but_not_a_diagnosis() {
         let classes = LesionClass::list(&HAM10000);
         let g = guidance(&predict(5, 8.0), &classes);
-        assert!(g.summary.starts_with("Most similar to a melanocytic nevus (common mole), 100%"), "{}", g.summary);
+        assert!(
+            g.summary.starts_with("Most similar to a melanocytic nevus (common mole), 100%"),
+            "{}",
+            g.summary
+        );
         assert!(!g.see_doctor);
     }
 

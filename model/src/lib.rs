@@ -4,6 +4,7 @@
 
 pub mod analysis;
 pub mod bundle;
+pub mod burnpack;
 pub mod calibration;
 pub mod classes;
 pub mod classifier;
@@ -15,4 +16,3 @@ pub mod gradcam;
 pub mod guidance;
 pub mod preprocess;
 pub mod quality;
-pub mod weights;

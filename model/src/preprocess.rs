@@ -76,7 +76,11 @@ pub fn decode(bytes: &[u8]) -> Result<RgbImage, PreprocessError> {
     match reader.format() {
         None => return Err(sniff_unsupported(bytes)),
         Some(
-            ImageFormat::Jpeg | ImageFormat::Png | ImageFormat::WebP | ImageFormat::Bmp | ImageFormat::Gif,
+            ImageFormat::Jpeg
+            | ImageFormat::Png
+            | ImageFormat::WebP
+            | ImageFormat::Bmp
+            | ImageFormat::Gif,
         ) => {}
         Some(other) => return Err(PreprocessError::UnsupportedFormat(format!("{other:?}"))),
     }
@@ -175,7 +179,11 @@ pub fn to_chw(image: &RgbImage, norm: &Normalization) -> Vec<f32> {
 }
 
 /// Decodes, resizes and normalises one image for a network of the given input size.
-pub fn prepare(bytes: &[u8], size: [u32; 2], norm: &Normalization) -> Result<Vec<f32>, PreprocessError> {
+pub fn prepare(
+    bytes: &[u8],
+    size: [u32; 2],
+    norm: &Normalization,
+) -> Result<Vec<f32>, PreprocessError> {
     let image = decode(bytes)?;
     Ok(to_chw(&resize(&image, size[1], size[0]), norm))
 }
@@ -203,14 +211,23 @@ mod tests {
     }
 
     fn gradient(w: u32, h: u32) -> RgbImage {
-        ImageBuffer::from_fn(w, h, |x, y| Rgb([(x * 255 / w.max(1)) as u8, (y * 255 / h.max(1)) as u8, 90]))
+        ImageBuffer::from_fn(w, h, |x, y| {
+            Rgb([(x * 255 / w.max(1)) as u8, (y * 255 / h.max(1)) as u8, 90])
+        })
     }
 
     #[test]
     fn decodes_every_supported_format() {
         let rgb = DynamicImage::ImageRgb8(gradient(40, 30));
-        for format in [ImageFormat::Png, ImageFormat::Jpeg, ImageFormat::Bmp, ImageFormat::Gif, ImageFormat::WebP] {
-            let decoded = decode(&encode(rgb.clone(), format)).unwrap_or_else(|e| panic!("{format:?}: {e}"));
+        for format in [
+            ImageFormat::Png,
+            ImageFormat::Jpeg,
+            ImageFormat::Bmp,
+            ImageFormat::Gif,
+            ImageFormat::WebP,
+        ] {
+            let decoded =
+                decode(&encode(rgb.clone(), format)).unwrap_or_else(|e| panic!("{format:?}: {e}"));
             assert_eq!(decoded.dimensions(), (40, 30), "{format:?}");
         }
     }
@@ -218,15 +235,28 @@ mod tests {
     #[test]
     fn grayscale_sixteen_bit_and_alpha_become_rgb() {
         let gray = DynamicImage::ImageLuma8(ImageBuffer::from_pixel(8, 8, Luma([100u8])));
-        assert_eq!(decode(&encode(gray, ImageFormat::Png)).unwrap().get_pixel(3, 3).0, [100, 100, 100]);
+        assert_eq!(
+            decode(&encode(gray, ImageFormat::Png)).unwrap().get_pixel(3, 3).0,
+            [100, 100, 100]
+        );
 
-        let deep = DynamicImage::ImageRgb16(ImageBuffer::from_pixel(8, 8, Rgb([65535u16, 0, 32896])));
-        assert_eq!(decode(&encode(deep, ImageFormat::Png)).unwrap().get_pixel(0, 0).0, [255, 0, 128]);
+        let deep =
+            DynamicImage::ImageRgb16(ImageBuffer::from_pixel(8, 8, Rgb([65535u16, 0, 32896])));
+        assert_eq!(
+            decode(&encode(deep, ImageFormat::Png)).unwrap().get_pixel(0, 0).0,
+            [255, 0, 128]
+        );
 
         let clear = DynamicImage::ImageRgba8(ImageBuffer::from_pixel(8, 8, Rgba([0u8, 0, 0, 0])));
-        assert_eq!(decode(&encode(clear, ImageFormat::Png)).unwrap().get_pixel(0, 0).0, [255, 255, 255]);
+        assert_eq!(
+            decode(&encode(clear, ImageFormat::Png)).unwrap().get_pixel(0, 0).0,
+            [255, 255, 255]
+        );
         let half = DynamicImage::ImageRgba8(ImageBuffer::from_pixel(8, 8, Rgba([0u8, 0, 0, 128])));
-        assert_eq!(decode(&encode(half, ImageFormat::Png)).unwrap().get_pixel(0, 0).0, [127, 127, 127]);
+        assert_eq!(
+            decode(&encode(half, ImageFormat::Png)).unwrap().get_pixel(0, 0).0,
+            [127, 127, 127]
+        );
     }
 
     /// A JPEG with an EXIF block carrying `orientation`, inserted after SOI.
@@ -248,7 +278,12 @@ mod tests {
     #[test]
     fn exif_orientation_is_applied() {
         // Left half black, right half white, 40x30.
-        let image: RgbImage = ImageBuffer::from_fn(40, 30, |x, _| if x < 20 { Rgb([0, 0, 0]) } else { Rgb([255; 3]) });
+        let image: RgbImage =
+            ImageBuffer::from_fn(
+                40,
+                30,
+                |x, _| if x < 20 { Rgb([0, 0, 0]) } else { Rgb([255; 3]) },
+            );
         let upright = decode(&jpeg_with_orientation(&image, 1)).unwrap();
         assert_eq!(upright.dimensions(), (40, 30));
         // Orientation 6: the stored picture must be turned 90 degrees clockwise,
@@ -262,9 +297,14 @@ mod tests {
     #[test]
     fn bad_bytes_are_typed_errors() {
         assert!(matches!(decode(&[]), Err(PreprocessError::Empty)));
-        assert!(matches!(decode(b"hello, this is not an image"), Err(PreprocessError::UnknownFormat)));
+        assert!(matches!(
+            decode(b"hello, this is not an image"),
+            Err(PreprocessError::UnknownFormat)
+        ));
         let heic = b"\0\0\0\x18ftypheic\0\0\0\0mif1heic";
-        assert!(matches!(decode(heic), Err(PreprocessError::UnsupportedFormat(f)) if f.contains("HEIC")));
+        assert!(
+            matches!(decode(heic), Err(PreprocessError::UnsupportedFormat(f)) if f.contains("HEIC"))
+        );
         let png = encode(DynamicImage::ImageRgb8(gradient(64, 64)), ImageFormat::Png);
         for cut in [8, 30, png.len() / 2, png.len() - 13] {
             assert!(decode(&png[..cut]).is_err(), "truncated at {cut}");
@@ -307,7 +347,8 @@ mod tests {
         let big = resize(&gradient(3000, 2000), 224, 224);
         assert!(big.get_pixel(223, 100)[0] > 245);
 
-        let chw = to_chw(&ImageBuffer::from_pixel(2, 1, Rgb([255u8, 127, 0])), &Normalization::LITE);
+        let chw =
+            to_chw(&ImageBuffer::from_pixel(2, 1, Rgb([255u8, 127, 0])), &Normalization::LITE);
         assert_eq!(chw, vec![1.0, 1.0, 0.0, 0.0, -127.0 / 128.0, -127.0 / 128.0]);
     }
 }

@@ -158,7 +158,13 @@ pub fn measure(image: &RgbImage) -> QualityMeasures {
     let (w, h) = (image.width() as usize, image.height() as usize);
     let n = w * h;
     if n == 0 {
-        return QualityMeasures { sharpness: 0.0, contrast: 0.0, brightness: 0.0, dark_clipped: 0.0, bright_clipped: 0.0 };
+        return QualityMeasures {
+            sharpness: 0.0,
+            contrast: 0.0,
+            brightness: 0.0,
+            dark_clipped: 0.0,
+            bright_clipped: 0.0,
+        };
     }
     let grey: Vec<f32> = image.pixels().map(luma).collect();
 
@@ -203,10 +209,14 @@ pub fn measure(image: &RgbImage) -> QualityMeasures {
 /// (see the module notes).
 pub fn issues(measures: &QualityMeasures, thresholds: &QualityThresholds) -> Vec<QualityIssue> {
     let mut found = Vec::new();
-    if measures.brightness < thresholds.min_brightness || measures.dark_clipped > thresholds.max_dark_clipped {
+    if measures.brightness < thresholds.min_brightness
+        || measures.dark_clipped > thresholds.max_dark_clipped
+    {
         found.push(QualityIssue::TooDark);
     }
-    if measures.brightness > thresholds.max_brightness || measures.bright_clipped > thresholds.max_bright_clipped {
+    if measures.brightness > thresholds.max_brightness
+        || measures.bright_clipped > thresholds.max_bright_clipped
+    {
         found.push(QualityIssue::TooBright);
     }
     if found.is_empty() && measures.contrast < thresholds.min_contrast {
@@ -219,7 +229,10 @@ pub fn issues(measures: &QualityMeasures, thresholds: &QualityThresholds) -> Vec
 }
 
 /// Resize to the analysis size, measure, judge.
-pub fn assess(image: &RgbImage, thresholds: &QualityThresholds) -> (QualityMeasures, Vec<QualityIssue>) {
+pub fn assess(
+    image: &RgbImage,
+    thresholds: &QualityThresholds,
+) -> (QualityMeasures, Vec<QualityIssue>) {
     let measures = if image.width() == 0 || image.height() == 0 {
         measure(image)
     } else {
@@ -238,7 +251,7 @@ mod tests {
 
     fn checkerboard(w: u32, h: u32, square: u32, dark: u8, light: u8) -> RgbImage {
         ImageBuffer::from_fn(w, h, |x, y| {
-            let v = if (x / square + y / square) % 2 == 0 { dark } else { light };
+            let v = if (x / square + y / square).is_multiple_of(2) { dark } else { light };
             Rgb([v, v.saturating_sub(20), v.saturating_sub(30)])
         })
     }
@@ -248,7 +261,9 @@ mod tests {
     fn scene(w: u32, h: u32) -> RgbImage {
         ImageBuffer::from_fn(w, h, |x, y| {
             let (u, v) = ((x as f32 + 0.5) / w as f32, (y as f32 + 0.5) / h as f32);
-            let texture = 18.0 * (std::f32::consts::TAU * 7.0 * u).sin() * (std::f32::consts::TAU * 5.0 * v).sin();
+            let texture = 18.0
+                * (std::f32::consts::TAU * 7.0 * u).sin()
+                * (std::f32::consts::TAU * 5.0 * v).sin();
             let r = ((u - 0.55).powi(2) + ((v - 0.5) * 0.75).powi(2)).sqrt();
             // 0 inside the spot, 1 outside, over 1% of the frame width.
             let edge = ((r - 0.2) / 0.01 + 0.5).clamp(0.0, 1.0);
@@ -288,9 +303,12 @@ mod tests {
         assert!((m.brightness - 255.0).abs() < 0.01 && m.bright_clipped == 1.0, "{m:?}");
         // A darkened and an over-exposed checkerboard.
         let board = checkerboard(224, 224, 16, 60, 190);
-        let dark = ImageBuffer::from_fn(224, 224, |x, y| Rgb(board.get_pixel(x, y).0.map(|v| v / 4)));
+        let dark =
+            ImageBuffer::from_fn(224, 224, |x, y| Rgb(board.get_pixel(x, y).0.map(|v| v / 4)));
         assert_eq!(assess(&dark, &T).1, vec![QualityIssue::TooDark]);
-        let bright = ImageBuffer::from_fn(224, 224, |x, y| Rgb(board.get_pixel(x, y).0.map(|v| v.saturating_mul(3))));
+        let bright = ImageBuffer::from_fn(224, 224, |x, y| {
+            Rgb(board.get_pixel(x, y).0.map(|v| v.saturating_mul(3)))
+        });
         assert_eq!(assess(&bright, &T).1, vec![QualityIssue::TooBright]);
     }
 
@@ -311,7 +329,10 @@ mod tests {
         assert!(small.1.is_empty() && large.1.is_empty(), "{small:?} {large:?}");
         let (a, b) = (small.0, large.0);
         assert!((a.sharpness / b.sharpness - 1.0).abs() < 0.2, "{a:?} vs {b:?}");
-        assert!((a.contrast - b.contrast).abs() < 1.0 && (a.brightness - b.brightness).abs() < 1.0, "{a:?} vs {b:?}");
+        assert!(
+            (a.contrast - b.contrast).abs() < 1.0 && (a.brightness - b.brightness).abs() < 1.0,
+            "{a:?} vs {b:?}"
+        );
         // Measured at their own size the two would disagree many times over.
         let raw = (measure(&scene(400, 300)).sharpness, measure(&scene(2400, 1800)).sharpness);
         assert!(raw.0 > 5.0 * raw.1, "{raw:?}");
@@ -341,13 +362,19 @@ mod tests {
 
     #[test]
     fn every_issue_has_advice_and_serialises() {
-        for issue in [QualityIssue::Blurred, QualityIssue::TooDark, QualityIssue::TooBright, QualityIssue::Flat] {
+        for issue in [
+            QualityIssue::Blurred,
+            QualityIssue::TooDark,
+            QualityIssue::TooBright,
+            QualityIssue::Flat,
+        ] {
             assert!(issue.message().len() > 30 && issue.message().ends_with('.'));
             let json = serde_json::to_string(&issue).unwrap();
             assert_eq!(serde_json::from_str::<QualityIssue>(&json).unwrap(), issue);
         }
         assert_eq!(QualityThresholds::default(), QualityThresholds::DEFAULT);
-        let t: QualityThresholds = serde_json::from_str(&serde_json::to_string(&T).unwrap()).unwrap();
+        let t: QualityThresholds =
+            serde_json::from_str(&serde_json::to_string(&T).unwrap()).unwrap();
         assert_eq!(t, T);
     }
 }

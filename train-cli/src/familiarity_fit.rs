@@ -30,7 +30,11 @@ pub fn fit(features: &[Vec<f32>], labels: &[usize], rank: usize) -> Result<Famil
     let dof = features.len().saturating_sub(present.len());
     let rank = rank.min(dof.saturating_sub(1)).min(d - 1);
     if rank == 0 {
-        bail!("{} images of {} classes are too few to estimate their spread", features.len(), present.len());
+        bail!(
+            "{} images of {} classes are too few to estimate their spread",
+            features.len(),
+            present.len()
+        );
     }
 
     // Within-class scatter: each feature minus its own class mean.
@@ -50,8 +54,14 @@ pub fn fit(features: &[Vec<f32>], labels: &[usize], rank: usize) -> Result<Famil
     let residual_variance = ((trace - explained) / (d - rank) as f64).max(floor);
     let familiarity = Familiarity {
         means: means.iter().map(|m| m.iter().map(|&v| v as f32).collect()).collect(),
-        components: kept.iter().map(|&i| eigen.eigenvectors.column(i).iter().map(|&v| v as f32).collect()).collect(),
-        variances: kept.iter().map(|&i| eigen.eigenvalues[i].max(residual_variance) as f32).collect(),
+        components: kept
+            .iter()
+            .map(|&i| eigen.eigenvectors.column(i).iter().map(|&v| v as f32).collect())
+            .collect(),
+        variances: kept
+            .iter()
+            .map(|&i| eigen.eigenvalues[i].max(residual_variance) as f32)
+            .collect(),
         residual_variance: residual_variance as f32,
     };
     familiarity.validate()?;
@@ -87,12 +97,17 @@ mod tests {
         let fitted = fit(&features, &labels, 1).unwrap();
         assert_eq!(fitted.means.len(), 2);
         assert!((fitted.means[1][1] - 8.0).abs() < 0.1, "{:?}", fitted.means[1]);
-        assert!(fitted.components[0][0].abs() > 0.99, "the first direction is the wide axis: {:?}", fitted.components[0]);
+        assert!(
+            fitted.components[0][0].abs() > 0.99,
+            "the first direction is the wide axis: {:?}",
+            fitted.components[0]
+        );
         assert!((fitted.variances[0] - 9.0).abs() < 0.9, "{}", fitted.variances[0]);
         assert!((fitted.residual_variance - 0.25).abs() < 0.03, "{}", fitted.residual_variance);
 
         // Training points average about 1; a point 3 sd off a narrow axis is far out.
-        let mean: f32 = features.iter().map(|f| fitted.distance(f)).sum::<f32>() / features.len() as f32;
+        let mean: f32 =
+            features.iter().map(|f| fitted.distance(f)).sum::<f32>() / features.len() as f32;
         assert!((mean - 1.0).abs() < 0.1, "{mean}");
         let along_wide = fitted.distance(&[6.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
         let across_narrow = fitted.distance(&[0.0, 0.0, 1.5, 1.5, 0.0, 0.0]);
@@ -103,9 +118,13 @@ mod tests {
     fn refuses_what_it_cannot_fit() {
         assert!(fit(&[], &[], 1).is_err());
         assert!(fit(&[vec![0.0, 1.0]], &[0, 1], 1).is_err(), "one label too many");
-        assert!(fit(&[vec![0.0, 1.0], vec![1.0, 0.0]], &[0, 1], 1).is_err(), "no degrees of freedom left");
+        assert!(
+            fit(&[vec![0.0, 1.0], vec![1.0, 0.0]], &[0, 1], 1).is_err(),
+            "no degrees of freedom left"
+        );
         // Asking for more directions than the data supports keeps fewer.
-        let few: Vec<Vec<f32>> = (0..5).map(|i| vec![i as f32, (i * i) as f32, 1.0 - i as f32]).collect();
+        let few: Vec<Vec<f32>> =
+            (0..5).map(|i| vec![i as f32, (i * i) as f32, 1.0 - i as f32]).collect();
         assert_eq!(fit(&few, &[0; 5], 10).unwrap().components.len(), 2);
     }
 }

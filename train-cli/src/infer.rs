@@ -5,13 +5,17 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::Device;
 use model::analysis;
 use model::bundle::Manifest;
 use model::classifier::Classifier;
+use model::familiarity::{self, Familiarity};
 use model::preprocess::{self, Normalization, PreprocessError};
 
+use crate::data::Sample;
 use crate::progress;
+use crate::run_dir::Run;
+use crate::tensors::rows;
 
 /// Images per forward pass.
 const BATCH: usize = 16;
@@ -26,6 +30,16 @@ pub struct Inputs {
 }
 
 impl Inputs {
+    /// What a run prescribes (its members share the frozen blocks below the cut).
+    pub fn of_run(run: &Run, flip_tta: bool) -> Self {
+        Self {
+            input: run.input(),
+            normalization: run.normalization,
+            flip_tta,
+            shared_blocks: run.options.cut,
+        }
+    }
+
     /// What a bundle's manifest prescribes.
     pub fn of(manifest: &Manifest) -> Self {
         Self {
@@ -46,18 +60,21 @@ pub struct ImageOutputs {
     pub features: Vec<Vec<f32>>,
 }
 
-fn rows(values: Tensor<2>) -> Result<Vec<Vec<f32>>> {
-    let [n, k] = values.dims();
-    let values: Vec<f32> = values.into_data().try_into_vec().map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    Ok((0..n).map(|r| values[r * k..(r + 1) * k].to_vec()).collect())
-}
-
 /// For each prepared image (network input, CHW): every member's logits and features.
-pub fn prepared_outputs(members: &[Classifier], prepared: &[Vec<f32>], inputs: &Inputs, device: &Device) -> Result<Vec<ImageOutputs>> {
+pub fn prepared_outputs(
+    members: &[Classifier],
+    prepared: &[Vec<f32>],
+    inputs: &Inputs,
+    device: &Device,
+) -> Result<Vec<ImageOutputs>> {
     let [h, w] = inputs.input;
     let batch = preprocess::batch(prepared, [h as usize, w as usize], device);
     let views = analysis::view_count(inputs.flip_tta);
-    let maps = analysis::member_feature_maps(members, analysis::views(batch, inputs.flip_tta), inputs.shared_blocks);
+    let maps = analysis::member_feature_maps(
+        members,
+        analysis::views(batch, inputs.flip_tta),
+        inputs.shared_blocks,
+    );
     let mut logits = Vec::with_capacity(members.len());
     let mut features = Vec::with_capacity(members.len());
     for (member, map) in members.iter().zip(maps) {
@@ -87,9 +104,10 @@ pub fn outputs_for_files(
         let mut prepared = Vec::new();
         let mut slots = Vec::new();
         for path in chunk {
-            let result = std::fs::read(path)
-                .map_err(|e| e.to_string())
-                .and_then(|bytes| preprocess::prepare(&bytes, [h, w], &inputs.normalization).map_err(|e: PreprocessError| e.to_string()));
+            let result = std::fs::read(path).map_err(|e| e.to_string()).and_then(|bytes| {
+                preprocess::prepare(&bytes, [h, w], &inputs.normalization)
+                    .map_err(|e: PreprocessError| e.to_string())
+            });
             match result {
                 Ok(p) => {
                     slots.push(Ok(prepared.len()));
@@ -98,12 +116,62 @@ pub fn outputs_for_files(
                 Err(e) => slots.push(Err(e)),
             }
         }
-        let per_image = if prepared.is_empty() { Vec::new() } else { prepared_outputs(members, &prepared, inputs, device)? };
+        let per_image = if prepared.is_empty() {
+            Vec::new()
+        } else {
+            prepared_outputs(members, &prepared, inputs, device)?
+        };
         for slot in slots {
             out.push(slot.map(|k| per_image[k].clone()));
         }
         bar.inc(chunk.len() as u64);
     }
     bar.finish_and_clear();
+    Ok(out)
+}
+
+/// Every member's outputs for labelled samples.
+pub struct SampleOutputs {
+    /// `[member][sample][class]`.
+    pub logits: Vec<Vec<Vec<f32>>>,
+    /// Pooled features, `[member][sample][channel]`.
+    pub features: Vec<Vec<Vec<f32>>>,
+    pub labels: Vec<usize>,
+}
+
+impl SampleOutputs {
+    /// Every member's logits for sample `i`.
+    pub fn sample_logits(&self, i: usize) -> Vec<Vec<f32>> {
+        self.logits.iter().map(|l| l[i].clone()).collect()
+    }
+
+    /// The ensemble's familiarity distance for sample `i`.
+    pub fn distance(&self, familiarity: &[Familiarity], i: usize) -> Option<f32> {
+        let features: Vec<Vec<f32>> = self.features.iter().map(|f| f[i].clone()).collect();
+        familiarity::ensemble_distance(&familiarity.iter().map(Some).collect::<Vec<_>>(), &features)
+    }
+}
+
+/// Runs every member over labelled `samples`; an unreadable image is an error.
+pub fn sample_outputs(
+    members: &[Classifier],
+    samples: &[Sample],
+    inputs: &Inputs,
+    device: &Device,
+) -> Result<SampleOutputs> {
+    let files: Vec<PathBuf> = samples.iter().map(|s| s.path.clone()).collect();
+    let results = outputs_for_files(members, &files, inputs, device)?;
+    let mut out = SampleOutputs {
+        logits: vec![Vec::with_capacity(files.len()); members.len()],
+        features: vec![Vec::with_capacity(files.len()); members.len()],
+        labels: samples.iter().map(|s| s.label).collect(),
+    };
+    for (file, result) in files.iter().zip(results) {
+        let outputs = result.map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+        for (m, (l, f)) in outputs.logits.into_iter().zip(outputs.features).enumerate() {
+            out.logits[m].push(l);
+            out.features[m].push(f);
+        }
+    }
     Ok(out)
 }

@@ -80,7 +80,11 @@ pub fn roc_curve(scores: &[f32], positive: &[bool]) -> Vec<(f64, f64)> {
     let mut points = vec![(0.0, 0.0)];
     let (mut tp, mut fp) = (0.0, 0.0);
     for (k, &i) in order.iter().enumerate() {
-        if positive[i] { tp += 1.0 } else { fp += 1.0 }
+        if positive[i] {
+            tp += 1.0
+        } else {
+            fp += 1.0
+        }
         if k + 1 == order.len() || scores[order[k + 1]] != scores[i] {
             points.push((fp / neg, tp / pos));
         }
@@ -99,7 +103,9 @@ pub fn reliability(probs: &[Vec<f32>], labels: &[usize], bins: usize) -> Vec<(f6
         sums[bin].1 += f64::from(u8::from(top == y));
         sums[bin].2 += 1;
     }
-    sums.into_iter().map(|(c, a, n)| if n == 0 { (0.0, 0.0, 0) } else { (c / n as f64, a / n as f64, n) }).collect()
+    sums.into_iter()
+        .map(|(c, a, n)| if n == 0 { (0.0, 0.0, 0) } else { (c / n as f64, a / n as f64, n) })
+        .collect()
 }
 
 /// Expected calibration error: count-weighted |accuracy - confidence| over bins.
@@ -114,9 +120,12 @@ pub fn mcc(confusion: &[Vec<usize>]) -> f64 {
     let s: f64 = confusion.iter().flatten().sum::<usize>() as f64;
     let c: f64 = (0..k).map(|i| confusion[i][i]).sum::<usize>() as f64;
     let t: Vec<f64> = (0..k).map(|i| confusion[i].iter().sum::<usize>() as f64).collect();
-    let p: Vec<f64> = (0..k).map(|j| confusion.iter().map(|row| row[j]).sum::<usize>() as f64).collect();
+    let p: Vec<f64> =
+        (0..k).map(|j| confusion.iter().map(|row| row[j]).sum::<usize>() as f64).collect();
     let tp: f64 = t.iter().zip(&p).map(|(a, b)| a * b).sum();
-    let denominator = ((s * s - p.iter().map(|x| x * x).sum::<f64>()) * (s * s - t.iter().map(|x| x * x).sum::<f64>())).sqrt();
+    let denominator = ((s * s - p.iter().map(|x| x * x).sum::<f64>())
+        * (s * s - t.iter().map(|x| x * x).sum::<f64>()))
+    .sqrt();
     if denominator == 0.0 { 0.0 } else { (c * s - tp) / denominator }
 }
 
@@ -137,21 +146,31 @@ pub fn compute(probs: &[Vec<f32>], labels: &[usize], malignant: &[bool]) -> Metr
             let predicted: usize = confusion.iter().map(|row| row[c]).sum();
             let precision = ratio(tp, predicted);
             let recall = ratio(tp, support);
-            let f1 = if precision + recall == 0.0 { 0.0 } else { 2.0 * precision * recall / (precision + recall) };
+            let f1 = if precision + recall == 0.0 {
+                0.0
+            } else {
+                2.0 * precision * recall / (precision + recall)
+            };
             let scores: Vec<f32> = probs.iter().map(|p| p[c]).collect();
             let positive: Vec<bool> = labels.iter().map(|&y| y == c).collect();
             ClassMetrics { precision, recall, f1, support, auc: roc_auc(&scores, &positive) }
         })
         .collect();
     let present: Vec<&ClassMetrics> = per_class.iter().filter(|m| m.support > 0).collect();
-    let mean = |f: &dyn Fn(&ClassMetrics) -> f64| present.iter().map(|m| f(m)).sum::<f64>() / present.len().max(1) as f64;
+    let mean = |f: &dyn Fn(&ClassMetrics) -> f64| {
+        present.iter().map(|m| f(m)).sum::<f64>() / present.len().max(1) as f64
+    };
     let aucs: Vec<f64> = per_class.iter().filter_map(|m| m.auc).collect();
     let malignant_block = malignant.iter().any(|&m| m).then(|| {
-        let scores: Vec<f32> =
-            probs.iter().map(|p| p.iter().zip(malignant).filter(|(_, m)| **m).map(|(v, _)| v).sum()).collect();
+        let scores: Vec<f32> = probs
+            .iter()
+            .map(|p| p.iter().zip(malignant).filter(|(_, m)| **m).map(|(v, _)| v).sum())
+            .collect();
         let truth: Vec<bool> = labels.iter().map(|&y| malignant[y]).collect();
         let called: Vec<bool> = predictions.iter().map(|&p| malignant[p]).collect();
-        let count = |t: bool, c: bool| truth.iter().zip(&called).filter(|(a, b)| **a == t && **b == c).count();
+        let count = |t: bool, c: bool| {
+            truth.iter().zip(&called).filter(|(a, b)| **a == t && **b == c).count()
+        };
         BinaryMetrics {
             sensitivity: ratio(count(true, true), count(true, true) + count(true, false)),
             specificity: ratio(count(false, false), count(false, false) + count(false, true)),
@@ -165,7 +184,8 @@ pub fn compute(probs: &[Vec<f32>], labels: &[usize], malignant: &[bool]) -> Metr
         macro_f1: mean(&|m| m.f1),
         mcc: mcc(&confusion),
         mean_auc: aucs.iter().sum::<f64>() / aucs.len().max(1) as f64,
-        nll: probs.iter().zip(labels).map(|(p, &y)| -f64::from(p[y].max(1e-12)).ln()).sum::<f64>() / n.max(1) as f64,
+        nll: probs.iter().zip(labels).map(|(p, &y)| -f64::from(p[y].max(1e-12)).ln()).sum::<f64>()
+            / n.max(1) as f64,
         ece: ece(probs, labels, ECE_BINS),
         per_class,
         confusion,
@@ -215,7 +235,9 @@ mod tests {
         // Class 1 positives .7 .4 vs negatives .1 .3 .6 .2: pairs won 4+3 of 8.
         close(m.per_class[1].auc.unwrap(), 7.0 / 8.0);
         // NLL: mean of -ln(.8 .6 .3 .7 .4 .7).
-        let nll = -[0.8f32, 0.6, 0.3, 0.7, 0.4, 0.7].iter().map(|&p| f64::from(p).ln()).sum::<f64>() / 6.0;
+        let nll =
+            -[0.8f32, 0.6, 0.3, 0.7, 0.4, 0.7].iter().map(|&p| f64::from(p).ln()).sum::<f64>()
+                / 6.0;
         close(m.nll, nll);
         // Class 2 malignant: sensitivity 1/1, specificity 4/5 (sample 5 called malignant).
         let b = m.malignant.unwrap();

@@ -41,7 +41,8 @@ fn import(pth: &Path, out: &Path) -> Output {
 /// Every tensor of a weight file: name, shape and raw bytes.
 fn tensors(bytes: &[u8]) -> Vec<(String, Vec<usize>, Vec<u8>)> {
     let device = Device::flex();
-    let classifier = model::weights::load(Classifier::new(1000, &device), bytes.to_vec()).expect("loadable");
+    let classifier =
+        model::burnpack::load(Classifier::new(1000, &device), bytes.to_vec()).expect("loadable");
     classifier
         .collect(None, None, false)
         .into_iter()
@@ -65,7 +66,8 @@ fn assert_one_line_error(output: &Output, out: &Path, mentions: &str) {
 fn a_random_file_is_refused() {
     let dir = scratch("random");
     let bogus = dir.join("random.pth");
-    let bytes: Vec<u8> = (0..10_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let bytes: Vec<u8> =
+        (0..10_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
     std::fs::write(&bogus, bytes).unwrap();
     let out = dir.join("out.bpk");
     assert_one_line_error(&import(&bogus, &out), &out, "random.pth");
@@ -82,7 +84,8 @@ fn the_reference_file_converts_to_the_committed_fixture() {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     // Parameter ids are random per run, so compare names, shapes and values.
     let imported = tensors(&std::fs::read(&out).unwrap());
-    let fixture = tensors(&std::fs::read(root().join("tests/fixtures/lite0/imagenet.bpk")).expect("fixture"));
+    let fixture =
+        tensors(&std::fs::read(root().join("tests/fixtures/lite0/imagenet.bpk")).expect("fixture"));
     assert_eq!(imported.len(), 296 - 49, "every tensor but the 49 BatchNorm batch counters");
     assert!(imported == fixture, "the import differs from tests/fixtures/lite0/imagenet.bpk");
 

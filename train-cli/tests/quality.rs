@@ -24,7 +24,15 @@ fn quality_reports_percentiles_false_flags_and_detection() {
     let text = std::fs::read_to_string(&report).unwrap();
     assert!(stdout.contains(&text), "the report is also printed");
     assert!(text.contains("35 images measured"), "{text}");
-    for needle in ["| **any** |", "| blur |", "| dark |", "| overexposed |", "| flat |", "### sharpness", "p99.9"] {
+    for needle in [
+        "| **any** |",
+        "| blur |",
+        "| dark |",
+        "| overexposed |",
+        "| flat |",
+        "### sharpness",
+        "p99.9",
+    ] {
         assert!(text.contains(needle), "missing {needle}: {text}");
     }
     // Every fixture image passes, and the blunt degradations are all caught.

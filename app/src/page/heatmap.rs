@@ -11,7 +11,12 @@ use web_sys::{CanvasRenderingContext2d, ImageData};
 
 use super::Shown;
 
-fn draw(canvas: &web_sys::HtmlCanvasElement, shown: &Shown, class: usize, opacity: f32) -> Result<(), String> {
+fn draw(
+    canvas: &web_sys::HtmlCanvasElement,
+    shown: &Shown,
+    class: usize,
+    opacity: f32,
+) -> Result<(), String> {
     let (w, h) = (shown.reply.width, shown.reply.height);
     canvas.set_width(w);
     canvas.set_height(h);
@@ -30,7 +35,8 @@ fn draw(canvas: &web_sys::HtmlCanvasElement, shown: &Shown, class: usize, opacit
         _ => shown.photo.clone(),
     };
     let rgba = image::DynamicImage::ImageRgb8(pixels).into_rgba8().into_raw();
-    let data = ImageData::new_with_u8_clamped_array_and_sh(Clamped(&rgba), w, h).map_err(|e| format!("{e:?}"))?;
+    let data = ImageData::new_with_u8_clamped_array_and_sh(Clamped(&rgba), w, h)
+        .map_err(|e| format!("{e:?}"))?;
     context.put_image_data(&data, 0.0, 0.0).map_err(|e| format!("{e:?}"))
 }
 
@@ -50,8 +56,18 @@ pub fn HeatMap(shown: Arc<Shown>, classes: Vec<(usize, String)>) -> impl IntoVie
     });
     let names = classes.clone();
     let label = move || {
-        let name = names.iter().find(|(c, _)| *c == class.get()).map(|(_, n)| n.to_lowercase()).unwrap_or_default();
-        if heat_on.get() { format!("Your photo with the areas that weighed most for {name} highlighted (yellow strongest).") } else { "Your photo.".into() }
+        let name = names
+            .iter()
+            .find(|(c, _)| *c == class.get())
+            .map(|(_, n)| n.to_lowercase())
+            .unwrap_or_default();
+        if heat_on.get() {
+            format!(
+                "Your photo with the areas that weighed most for {name} highlighted (yellow strongest)."
+            )
+        } else {
+            "Your photo.".into()
+        }
     };
     view! {
         <figure class="heatmap">

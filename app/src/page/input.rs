@@ -13,9 +13,16 @@ const MAX_FILE_BYTES: f64 = 60e6;
 
 async fn read(file: File) -> Result<Vec<u8>, String> {
     if file.size() > MAX_FILE_BYTES {
-        return Err(format!("{} is {:.0} MB; photos up to {:.0} MB are accepted", file.name(), file.size() / 1e6, MAX_FILE_BYTES / 1e6));
+        return Err(format!(
+            "{} is {:.0} MB; photos up to {:.0} MB are accepted",
+            file.name(),
+            file.size() / 1e6,
+            MAX_FILE_BYTES / 1e6
+        ));
     }
-    let buffer = JsFuture::from(file.array_buffer()).await.map_err(|_| format!("{} could not be read", file.name()))?;
+    let buffer = JsFuture::from(file.array_buffer())
+        .await
+        .map_err(|_| format!("{} could not be read", file.name()))?;
     Ok(js_sys::Uint8Array::new(&buffer).to_vec())
 }
 
@@ -24,7 +31,9 @@ fn take(state: State, file: Option<File>) {
     wasm_bindgen_futures::spawn_local(async move {
         let name = file.name();
         match read(file).await {
-            Ok(bytes) => state.analyse(if name.is_empty() { "the pasted image".into() } else { name }, bytes),
+            Ok(bytes) => {
+                state.analyse(if name.is_empty() { "the pasted image".into() } else { name }, bytes)
+            }
             Err(message) => state.fail(message),
         }
     });

@@ -19,21 +19,30 @@ pub struct Link {
 impl Link {
     /// Starts the worker; `on_reply` hears every reply (with the photo bytes
     /// that come with results), `on_crash` a worker that died.
-    pub fn start(mut on_reply: impl FnMut(Reply, Option<Vec<u8>>) + 'static, mut on_crash: impl FnMut(String) + 'static) -> Result<Link, String> {
+    pub fn start(
+        mut on_reply: impl FnMut(Reply, Option<Vec<u8>>) + 'static,
+        mut on_crash: impl FnMut(String) + 'static,
+    ) -> Result<Link, String> {
         let options = WorkerOptions::new();
         options.set_name("dermlens-inference");
-        let worker = Worker::new_with_options(WORKER_SCRIPT, &options).map_err(|e| format!("cannot start the model worker: {e:?}"))?;
+        let worker = Worker::new_with_options(WORKER_SCRIPT, &options)
+            .map_err(|e| format!("cannot start the model worker: {e:?}"))?;
         let listener = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
             let (json, bytes) = envelope::unpack(&event.data());
             match serde_json::from_str::<Reply>(&json) {
                 Ok(reply) => on_reply(reply, bytes),
-                Err(e) => web_sys::console::error_1(&format!("dermlens: unreadable reply from the worker: {e}").into()),
+                Err(e) => web_sys::console::error_1(
+                    &format!("dermlens: unreadable reply from the worker: {e}").into(),
+                ),
             }
         });
         worker.set_onmessage(Some(listener.as_ref().unchecked_ref()));
         listener.forget();
         let crash = Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
-            let message = Reflect::get(&event, &"message".into()).ok().and_then(|m| m.as_string()).unwrap_or_else(|| "unknown error".into());
+            let message = Reflect::get(&event, &"message".into())
+                .ok()
+                .and_then(|m| m.as_string())
+                .unwrap_or_else(|| "unknown error".into());
             on_crash(message);
         });
         worker.set_onerror(Some(crash.as_ref().unchecked_ref()));
@@ -44,6 +53,8 @@ impl Link {
     pub fn send(&self, request: &Request, bytes: Option<Vec<u8>>) -> Result<(), String> {
         let json = serde_json::to_string(request).map_err(|e| e.to_string())?;
         let (message, transfer) = envelope::pack(json, bytes);
-        self.worker.post_message_with_transfer(&message, &transfer).map_err(|e| format!("cannot reach the model worker: {e:?}"))
+        self.worker
+            .post_message_with_transfer(&message, &transfer)
+            .map_err(|e| format!("cannot reach the model worker: {e:?}"))
     }
 }

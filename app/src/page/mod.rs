@@ -84,7 +84,9 @@ impl State {
                     self.model.set(ModelState::Failed(message));
                 }
             }
-            Reply::Progress { loaded, total } => self.model.set(ModelState::Loading { loaded, total }),
+            Reply::Progress { loaded, total } => {
+                self.model.set(ModelState::Loading { loaded, total })
+            }
             Reply::Ready { backend, load_ms, classes, members, .. } => {
                 self.announcement.set(format!("The model is ready ({backend})."));
                 self.model.set(ModelState::Ready { backend, load_ms, members, classes });
@@ -94,7 +96,8 @@ impl State {
                 self.model.set(ModelState::Failed(message));
             }
             Reply::Analysed { id, result } if id == self.latest.get_untracked() => {
-                let photo = bytes.and_then(|b| image::RgbaImage::from_raw(result.width, result.height, b));
+                let photo =
+                    bytes.and_then(|b| image::RgbaImage::from_raw(result.width, result.height, b));
                 let Some(photo) = photo else {
                     self.fail("the worker sent back a damaged photo".into());
                     return;
@@ -147,7 +150,8 @@ fn App() -> impl IntoView {
     let started = Link::start(
         move |reply, bytes| state.on_reply(reply, bytes),
         move |message| {
-            let message = format!("the model worker stopped ({message}); reload the page to try again");
+            let message =
+                format!("the model worker stopped ({message}); reload the page to try again");
             state.model.set(ModelState::Failed(message.clone()));
             state.fail(message);
         },
@@ -181,7 +185,9 @@ fn App() -> impl IntoView {
 
 pub fn start() {
     console_error_panic_hook::set_once();
-    let Some(root) = document().get_element_by_id("app").and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok()) else {
+    let Some(root) =
+        document().get_element_by_id("app").and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
+    else {
         web_sys::console::error_1(&"dermlens: the page has no #app element".into());
         return;
     };

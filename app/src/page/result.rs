@@ -35,7 +35,7 @@ pub fn Result() -> impl IntoView {
                 </div>
             }
         });
-        let unfamiliar = prediction.out_of_distribution.then(|| {
+        let unfamiliar = prediction.unfamiliar.then(|| {
             view! {
                 <div class="warning" role="alert" data-test="not-a-lesion">
                     <strong>"This does not look like a close-up of a skin lesion."</strong>

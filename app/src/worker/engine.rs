@@ -5,9 +5,9 @@ use std::collections::HashMap;
 
 use burn::tensor::Device;
 use image::{RgbImage, imageops};
-use wasm_bindgen::{JsCast, JsValue};
 use model::bundle::{self, LoadedBundle};
 use model::preprocess;
+use wasm_bindgen::{JsCast, JsValue};
 
 use crate::protocol::{AnalysisReply, BackendChoice, MODEL_DIR, display_size};
 
@@ -31,16 +31,25 @@ fn webgpu() -> Option<JsValue> {
 /// Whether the default WebGPU adapter renders in software (such as
 /// SwiftShader), where the CPU backend is many times faster.
 async fn software_adapter(gpu: &JsValue) -> bool {
-    let Some(request) = get(gpu, "requestAdapter").and_then(|f| f.dyn_into::<js_sys::Function>().ok()) else {
+    let Some(request) =
+        get(gpu, "requestAdapter").and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+    else {
         return false;
     };
-    let Ok(promise) = request.call0(gpu).and_then(|p| p.dyn_into::<js_sys::Promise>()) else { return false };
-    let Some(adapter) = wasm_bindgen_futures::JsFuture::from(promise).await.ok().filter(|a| !a.is_null() && !a.is_undefined())
+    let Ok(promise) = request.call0(gpu).and_then(|p| p.dyn_into::<js_sys::Promise>()) else {
+        return false;
+    };
+    let Some(adapter) = wasm_bindgen_futures::JsFuture::from(promise)
+        .await
+        .ok()
+        .filter(|a| !a.is_null() && !a.is_undefined())
     else {
         return false;
     };
     let info = get(&adapter, "info");
-    let fallback = |object: &Option<JsValue>| object.as_ref().and_then(|o| get(o, "isFallbackAdapter")).and_then(|v| v.as_bool());
+    let fallback = |object: &Option<JsValue>| {
+        object.as_ref().and_then(|o| get(o, "isFallbackAdapter")).and_then(|v| v.as_bool())
+    };
     if fallback(&info).or_else(|| fallback(&Some(adapter.clone()))) == Some(true) {
         return true;
     }
@@ -61,7 +70,10 @@ async fn choose_device(choice: BackendChoice) -> (Device, String) {
         (BackendChoice::Auto, Some(gpu)) => {
             let software = software_adapter(&gpu).await;
             if software {
-                web_sys::console::info_1(&"The WebGPU adapter renders in software; the CPU backend is faster here.".into());
+                web_sys::console::info_1(
+                    &"The WebGPU adapter renders in software; the CPU backend is faster here."
+                        .into(),
+                );
             }
             !software
         }
@@ -69,7 +81,9 @@ async fn choose_device(choice: BackendChoice) -> (Device, String) {
     if use_gpu {
         match Device::wgpu_options().init_async().await {
             Ok(device) => return (device, "WebGPU".into()),
-            Err(e) => web_sys::console::warn_1(&format!("WebGPU is not usable here ({e}); using the CPU").into()),
+            Err(e) => web_sys::console::warn_1(
+                &format!("WebGPU is not usable here ({e}); using the CPU").into(),
+            ),
         }
     }
     (Device::flex(), "CPU (WebAssembly)".into())
@@ -81,7 +95,10 @@ pub fn now_ms() -> f64 {
 
 impl Engine {
     /// Downloads and verifies the bundle; `progress(loaded, total)` follows the download.
-    pub async fn load(choice: BackendChoice, progress: &mut dyn FnMut(u64, u64)) -> Result<Engine, String> {
+    pub async fn load(
+        choice: BackendChoice,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<Engine, String> {
         let (device, backend) = choose_device(choice).await;
         let manifest_text = fetch_text(&format!("{MODEL_DIR}{}", bundle::MANIFEST)).await?;
         let manifest = bundle::Manifest::from_json(&manifest_text).map_err(|e| e.to_string())?;
@@ -97,8 +114,12 @@ impl Engine {
             .await?;
             files.insert(file.file.clone(), bytes);
         }
-        let bundle = bundle::load(&manifest_text, |name| files.remove(name).ok_or_else(|| format!("{name} was not fetched")), &device)
-            .map_err(|e| format!("the model files are damaged: {e}"))?;
+        let bundle = bundle::load(
+            &manifest_text,
+            |name| files.remove(name).ok_or_else(|| format!("{name} was not fetched")),
+            &device,
+        )
+        .map_err(|e| format!("the model files are damaged: {e}"))?;
         let engine = Engine { bundle, device, backend };
         // The first run compiles the GPU kernels; do it now rather than on the person's photo.
         engine.analyse_photo(&RgbImage::from_pixel(64, 48, image::Rgb([180, 140, 120]))).await?;
@@ -114,11 +135,23 @@ impl Engine {
         let started = now_ms();
         let photo = preprocess::decode(bytes).map_err(|e| e.to_string())?;
         let analysis = self.analyse_photo(&photo).await?;
-        let guidance = model::guidance::guidance(&analysis.prediction, &self.bundle.manifest.classes);
+        let guidance =
+            model::guidance::guidance(&analysis.prediction, &self.bundle.manifest.classes);
         let (width, height) = display_size(photo.width(), photo.height());
-        let shown = if (width, height) == photo.dimensions() { photo } else { imageops::thumbnail(&photo, width, height) };
+        let shown = if (width, height) == photo.dimensions() {
+            photo
+        } else {
+            imageops::thumbnail(&photo, width, height)
+        };
         let rgba = image::DynamicImage::ImageRgb8(shown).into_rgba8().into_raw();
-        let reply = AnalysisReply { analysis, guidance, backend: self.backend.clone(), elapsed_ms: now_ms() - started, width, height };
+        let reply = AnalysisReply {
+            analysis,
+            guidance,
+            backend: self.backend.clone(),
+            elapsed_ms: now_ms() - started,
+            width,
+            height,
+        };
         Ok((reply, rgba))
     }
 }

@@ -7,7 +7,10 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{ReadableStreamDefaultReader, Response, WorkerGlobalScope};
 
 fn describe(error: JsValue) -> String {
-    error.as_string().or_else(|| js_sys::JSON::stringify(&error).ok().and_then(|s| s.as_string())).unwrap_or_else(|| "unknown error".into())
+    error
+        .as_string()
+        .or_else(|| js_sys::JSON::stringify(&error).ok().and_then(|s| s.as_string()))
+        .unwrap_or_else(|| "unknown error".into())
 }
 
 /// The bytes at `url`; `on_chunk` hears the size of every chunk received.
@@ -24,11 +27,14 @@ pub async fn fetch_bytes(url: &str, on_chunk: &mut dyn FnMut(u64)) -> Result<Vec
     let reader: ReadableStreamDefaultReader = body.get_reader().unchecked_into();
     let mut bytes = Vec::new();
     loop {
-        let chunk = JsFuture::from(reader.read()).await.map_err(|e| format!("reading {url} failed: {}", describe(e)))?;
+        let chunk = JsFuture::from(reader.read())
+            .await
+            .map_err(|e| format!("reading {url} failed: {}", describe(e)))?;
         if Reflect::get(&chunk, &"done".into()).ok().and_then(|d| d.as_bool()).unwrap_or(true) {
             break;
         }
-        let value: Uint8Array = Reflect::get(&chunk, &"value".into()).map_err(describe)?.unchecked_into();
+        let value: Uint8Array =
+            Reflect::get(&chunk, &"value".into()).map_err(describe)?.unchecked_into();
         let start = bytes.len();
         bytes.resize(start + value.length() as usize, 0);
         value.copy_to(&mut bytes[start..]);

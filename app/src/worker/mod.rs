@@ -25,7 +25,8 @@ fn scope() -> DedicatedWorkerGlobalScope {
 
 /// Posts `reply`, with `bytes` transferred rather than copied.
 fn post(reply: &Reply, bytes: Option<Vec<u8>>) {
-    let json = serde_json::to_string(reply).unwrap_or_else(|e| format!(r#"{{"kind":"load_failed","message":"{e}"}}"#));
+    let json = serde_json::to_string(reply)
+        .unwrap_or_else(|e| format!(r#"{{"kind":"load_failed","message":"{e}"}}"#));
     let (message, transfer) = envelope::pack(json, bytes);
     if let Err(e) = scope().post_message_with_transfer(&message, &transfer) {
         web_sys::console::error_2(&"dermlens worker: cannot answer the page".into(), &e);
@@ -70,7 +71,9 @@ async fn handle(request: Request, bytes: Option<Vec<u8>>) {
                 return;
             };
             match engine.analyse(&bytes).await {
-                Ok((result, rgba)) => post(&Reply::Analysed { id, result: Box::new(result) }, Some(rgba)),
+                Ok((result, rgba)) => {
+                    post(&Reply::Analysed { id, result: Box::new(result) }, Some(rgba))
+                }
                 Err(message) => post(&Reply::Failed { id, message }, None),
             }
         }
@@ -81,7 +84,9 @@ fn on_message(event: MessageEvent) {
     let (json, bytes) = envelope::unpack(&event.data());
     match serde_json::from_str::<Request>(&json) {
         Ok(request) => wasm_bindgen_futures::spawn_local(handle(request, bytes)),
-        Err(e) => web_sys::console::error_1(&format!("dermlens worker: unreadable request: {e}").into()),
+        Err(e) => {
+            web_sys::console::error_1(&format!("dermlens worker: unreadable request: {e}").into())
+        }
     }
 }
 

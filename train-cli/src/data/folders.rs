@@ -6,14 +6,17 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-use super::{Dataset, Problems, Sample, images_under};
+use super::images::images_under;
+use super::{Dataset, Problems, Sample};
 
 pub fn load(root: &Path, skip_bad: bool) -> Result<Dataset> {
     let mut class_dirs: Vec<PathBuf> = std::fs::read_dir(root)
         .with_context(|| format!("cannot list {}", root.display()))?
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.is_dir() && !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
+        .filter(|p| {
+            p.is_dir() && !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
         .collect();
     class_dirs.sort();
     if class_dirs.len() < 2 {
@@ -37,9 +40,13 @@ pub fn load(root: &Path, skip_bad: bool) -> Result<Dataset> {
             problems.add("empty class folders", dir.display().to_string());
         }
         for path in files {
-            let image = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            let image =
+                path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
             if let Some(previous) = seen.insert(image.clone(), path.clone()) {
-                problems.add("duplicate image ids", format!("{image} ({} and {})", previous.display(), path.display()));
+                problems.add(
+                    "duplicate image ids",
+                    format!("{image} ({} and {})", previous.display(), path.display()),
+                );
                 continue;
             }
             samples.push(Sample { group: image.clone(), image, path, label });

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-use super::{Dataset, Problems, Sample, index_images};
+use super::{Dataset, Problems, Sample, image_dirs, index_images};
 
 pub const METADATA: &str = "HAM10000_metadata.csv";
 const IMAGE_DIRS: [&str; 3] = ["images", "HAM10000_images_part_1", "HAM10000_images_part_2"];
@@ -19,7 +19,8 @@ pub fn find_metadata(dir: &Path) -> Option<PathBuf> {
 
 /// Recognises the metadata file by its header.
 pub fn is_metadata(csv: &Path) -> bool {
-    header(csv).is_some_and(|h| ["lesion_id", "image_id", "dx"].iter().all(|c| h.iter().any(|x| x == c)))
+    header(csv)
+        .is_some_and(|h| ["lesion_id", "image_id", "dx"].iter().all(|c| h.iter().any(|x| x == c)))
 }
 
 fn header(csv: &Path) -> Option<Vec<String>> {
@@ -29,25 +30,24 @@ fn header(csv: &Path) -> Option<Vec<String>> {
 
 pub fn load(metadata: &Path, extra_dirs: &[PathBuf], skip_bad: bool) -> Result<Dataset> {
     let root = metadata.parent().unwrap_or(Path::new("."));
-    let mut dirs: Vec<PathBuf> = std::iter::once(root.to_path_buf())
-        .chain(IMAGE_DIRS.iter().map(|d| root.join(d)))
-        .filter(|d| d.is_dir())
-        .collect();
-    dirs.extend(extra_dirs.iter().cloned());
+    let dirs = image_dirs(root, &IMAGE_DIRS, extra_dirs);
 
     let mut problems = Problems::default();
     let files = index_images(&dirs, &mut problems)?;
     let classes: Vec<String> = model::classes::HAM10000.iter().map(|c| c.to_string()).collect();
 
-    let mut reader = csv::Reader::from_path(metadata).with_context(|| format!("cannot read {}", metadata.display()))?;
-    let headers = reader.headers().with_context(|| format!("{} has no header", metadata.display()))?.clone();
+    let mut reader = csv::Reader::from_path(metadata)
+        .with_context(|| format!("cannot read {}", metadata.display()))?;
+    let headers =
+        reader.headers().with_context(|| format!("{} has no header", metadata.display()))?.clone();
     let column = |name: &str| {
         headers
             .iter()
             .position(|h| h == name)
             .with_context(|| format!("{} has no '{name}' column", metadata.display()))
     };
-    let (lesion_col, image_col, dx_col) = (column("lesion_id")?, column("image_id")?, column("dx")?);
+    let (lesion_col, image_col, dx_col) =
+        (column("lesion_id")?, column("image_id")?, column("dx")?);
 
     let mut samples = Vec::new();
     let mut seen = HashSet::new();
@@ -60,7 +60,8 @@ pub fn load(metadata: &Path, extra_dirs: &[PathBuf], skip_bad: bool) -> Result<D
                 continue;
             }
         };
-        let (Some(lesion), Some(image), Some(dx)) = (record.get(lesion_col), record.get(image_col), record.get(dx_col))
+        let (Some(lesion), Some(image), Some(dx)) =
+            (record.get(lesion_col), record.get(image_col), record.get(dx_col))
         else {
             problems.add("unreadable CSV lines", format!("line {line} (too few fields)"));
             continue;
@@ -78,7 +79,12 @@ pub fn load(metadata: &Path, extra_dirs: &[PathBuf], skip_bad: bool) -> Result<D
             continue;
         };
         let group = if lesion.is_empty() { image } else { lesion };
-        samples.push(Sample { image: image.into(), path: path.clone(), label, group: group.into() });
+        samples.push(Sample {
+            image: image.into(),
+            path: path.clone(),
+            label,
+            group: group.into(),
+        });
     }
     problems.resolve(skip_bad)?;
     if samples.is_empty() {

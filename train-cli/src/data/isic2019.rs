@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-use super::{Dataset, Problems, Sample, index_images};
+use super::{Dataset, Problems, Sample, image_dirs, index_images};
 
 pub const GROUND_TRUTH: &str = "ISIC_2019_Training_GroundTruth.csv";
 const METADATA: &str = "ISIC_2019_Training_Metadata.csv";
@@ -19,10 +19,9 @@ pub fn find_ground_truth(dir: &Path) -> Option<PathBuf> {
 }
 
 pub fn is_ground_truth(csv: &Path) -> bool {
-    csv::Reader::from_path(csv)
-        .ok()
-        .and_then(|mut r| r.headers().ok().cloned())
-        .is_some_and(|h| h.get(0) == Some("image") && h.iter().any(|c| c == "MEL") && h.iter().any(|c| c == "SCC"))
+    csv::Reader::from_path(csv).ok().and_then(|mut r| r.headers().ok().cloned()).is_some_and(|h| {
+        h.get(0) == Some("image") && h.iter().any(|c| c == "MEL") && h.iter().any(|c| c == "SCC")
+    })
 }
 
 /// Lesion id per image from the metadata file, where it has one.
@@ -31,7 +30,8 @@ fn lesion_ids(path: &Path) -> Result<HashMap<String, String>> {
     if !path.is_file() {
         return Ok(ids);
     }
-    let mut reader = csv::Reader::from_path(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut reader =
+        csv::Reader::from_path(path).with_context(|| format!("cannot read {}", path.display()))?;
     let headers = reader.headers()?.clone();
     let (Some(image_col), Some(lesion_col)) =
         (headers.iter().position(|h| h == "image"), headers.iter().position(|h| h == "lesion_id"))
@@ -50,14 +50,13 @@ fn lesion_ids(path: &Path) -> Result<HashMap<String, String>> {
 
 pub fn load(truth: &Path, extra_dirs: &[PathBuf], skip_bad: bool) -> Result<Dataset> {
     let root = truth.parent().unwrap_or(Path::new("."));
-    let mut dirs: Vec<PathBuf> =
-        std::iter::once(root.to_path_buf()).chain(IMAGE_DIRS.iter().map(|d| root.join(d))).filter(|d| d.is_dir()).collect();
-    dirs.extend(extra_dirs.iter().cloned());
+    let dirs = image_dirs(root, &IMAGE_DIRS, extra_dirs);
     let mut problems = Problems::default();
     let files = index_images(&dirs, &mut problems)?;
     let lesions = lesion_ids(&root.join(METADATA))?;
 
-    let mut reader = csv::Reader::from_path(truth).with_context(|| format!("cannot read {}", truth.display()))?;
+    let mut reader = csv::Reader::from_path(truth)
+        .with_context(|| format!("cannot read {}", truth.display()))?;
     let headers = reader.headers()?.clone();
     // Class columns are every column after `image` except UNK, in file order.
     let class_cols: Vec<(usize, String)> = headers
@@ -91,7 +90,10 @@ pub fn load(truth: &Path, extra_dirs: &[PathBuf], skip_bad: bool) -> Result<Data
             }
         }
         if malformed {
-            problems.add("unreadable CSV lines", format!("line {line} ({image}: non-numeric label column)"));
+            problems.add(
+                "unreadable CSV lines",
+                format!("line {line} ({image}: non-numeric label column)"),
+            );
             continue;
         }
         let label = match hot.as_slice() {

@@ -3,11 +3,14 @@
 
 pub mod folders;
 pub mod ham10000;
+pub mod images;
 pub mod isic2019;
 pub mod split;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+
+use images::is_image_file;
 
 use anyhow::{Result, bail};
 
@@ -59,7 +62,11 @@ impl Problems {
         self.kinds
             .iter()
             .map(|(kind, items)| {
-                let more = if items.len() > SHOWN { format!(", ... ({} more)", items.len() - SHOWN) } else { String::new() };
+                let more = if items.len() > SHOWN {
+                    format!(", ... ({} more)", items.len() - SHOWN)
+                } else {
+                    String::new()
+                };
                 let first: Vec<&str> = items.iter().take(SHOWN).map(String::as_str).collect();
                 format!("{} {kind}: {}{more}", items.len(), first.join(", "))
             })
@@ -81,49 +88,41 @@ impl Problems {
     }
 }
 
+/// The folders that may hold a CSV-described dataset's images: its root,
+/// those of `names` below it that exist, and the `extra` ones given.
+pub fn image_dirs(root: &Path, names: &[&str], extra: &[PathBuf]) -> Vec<PathBuf> {
+    std::iter::once(root.to_path_buf())
+        .chain(names.iter().map(|d| root.join(d)))
+        .filter(|d| d.is_dir())
+        .chain(extra.iter().cloned())
+        .collect()
+}
+
 /// Image files under `dirs` (not recursive), by file stem.
 pub fn index_images(dirs: &[PathBuf], problems: &mut Problems) -> Result<HashMap<String, PathBuf>> {
     let mut found: HashMap<String, PathBuf> = HashMap::new();
     for dir in dirs {
-        let entries = std::fs::read_dir(dir).map_err(|e| anyhow::anyhow!("cannot list {}: {e}", dir.display()))?;
+        let entries = std::fs::read_dir(dir)
+            .map_err(|e| anyhow::anyhow!("cannot list {}: {e}", dir.display()))?;
         for entry in entries.flatten() {
             let path = entry.path();
             if !is_image_file(&path) {
                 continue;
             }
-            let Some(stem) = path.file_stem().map(|s| s.to_string_lossy().into_owned()) else { continue };
+            let Some(stem) = path.file_stem().map(|s| s.to_string_lossy().into_owned()) else {
+                continue;
+            };
             if let Some(previous) = found.insert(stem.clone(), path.clone())
                 && previous != path
             {
-                problems.add("duplicate image ids", format!("{stem} ({} and {})", previous.display(), path.display()));
+                problems.add(
+                    "duplicate image ids",
+                    format!("{stem} ({} and {})", previous.display(), path.display()),
+                );
             }
         }
     }
     Ok(found)
-}
-
-/// Whether a path names an image file the decoder reads, by extension.
-pub fn is_image_file(path: &Path) -> bool {
-    let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
-    path.is_file() && matches!(ext.as_str(), "jpg" | "jpeg" | "png" | "webp" | "bmp" | "gif")
-}
-
-/// Image files below `dir`, recursively, in sorted order.
-pub fn images_under(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| anyhow::anyhow!("cannot list {}: {e}", dir.display()))?
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            images_under(&path, out)?;
-        } else if is_image_file(&path) {
-            out.push(path);
-        }
-    }
-    Ok(())
 }
 
 /// Reads any supported collection at `path`: a HAM10000 or ISIC 2019 folder
@@ -138,11 +137,15 @@ pub fn load(path: &Path, images: &[PathBuf], skip_bad: bool) -> Result<Dataset> 
     } else {
         (path.to_path_buf(), None)
     };
-    let ham = csv.clone().filter(|c| ham10000::is_metadata(c)).or_else(|| ham10000::find_metadata(&dir));
+    let ham =
+        csv.clone().filter(|c| ham10000::is_metadata(c)).or_else(|| ham10000::find_metadata(&dir));
     if let Some(metadata) = ham {
         return ham10000::load(&metadata, images, skip_bad);
     }
-    let isic = csv.clone().filter(|c| isic2019::is_ground_truth(c)).or_else(|| isic2019::find_ground_truth(&dir));
+    let isic = csv
+        .clone()
+        .filter(|c| isic2019::is_ground_truth(c))
+        .or_else(|| isic2019::find_ground_truth(&dir));
     if let Some(truth) = isic {
         return isic2019::load(&truth, images, skip_bad);
     }

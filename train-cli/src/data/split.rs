@@ -59,15 +59,30 @@ impl Split {
 
     /// A table of per-class counts per part, as printed after splitting.
     pub fn table(&self) -> String {
-        let mut out = format!("{:<10}{:>8}{:>8}{:>8}{:>8}\n", "class", "train", "val", "test", "total");
+        let mut out =
+            format!("{:<10}{:>8}{:>8}{:>8}{:>8}\n", "class", "train", "val", "test", "total");
         let counts: Vec<Vec<usize>> =
             Part::ALL.iter().map(|&p| class_counts(&self.part(p), self.classes.len())).collect();
         for (c, name) in self.classes.iter().enumerate() {
             let row: Vec<usize> = counts.iter().map(|k| k[c]).collect();
-            out += &format!("{:<10}{:>8}{:>8}{:>8}{:>8}\n", name, row[0], row[1], row[2], row.iter().sum::<usize>());
+            out += &format!(
+                "{:<10}{:>8}{:>8}{:>8}{:>8}\n",
+                name,
+                row[0],
+                row[1],
+                row[2],
+                row.iter().sum::<usize>()
+            );
         }
         let totals: Vec<usize> = counts.iter().map(|k| k.iter().sum()).collect();
-        out += &format!("{:<10}{:>8}{:>8}{:>8}{:>8}\n", "all", totals[0], totals[1], totals[2], totals.iter().sum::<usize>());
+        out += &format!(
+            "{:<10}{:>8}{:>8}{:>8}{:>8}\n",
+            "all",
+            totals[0],
+            totals[1],
+            totals[2],
+            totals.iter().sum::<usize>()
+        );
         out
     }
 }
@@ -76,7 +91,8 @@ impl Split {
 /// majority label; within each class the groups are shuffled with `seed` and
 /// each goes to the part furthest below its target share of that class.
 pub fn split(dataset: &Dataset, val: f64, test: f64, seed: u64) -> Result<Split> {
-    if !(0.0..1.0).contains(&val) || !(0.0..1.0).contains(&test) || val + test >= 1.0 || val <= 0.0 {
+    if !(0.0..1.0).contains(&val) || !(0.0..1.0).contains(&test) || val + test >= 1.0 || val <= 0.0
+    {
         bail!("fractions must be positive and leave room for training (val {val}, test {test})");
     }
     // Group -> indices of its samples; BTreeMap for a deterministic order.
@@ -90,7 +106,8 @@ pub fn split(dataset: &Dataset, val: f64, test: f64, seed: u64) -> Result<Split>
         for &i in &members {
             votes[dataset.samples[i].label] += 1;
         }
-        let majority = (0..votes.len()).max_by_key(|&c| (votes[c], std::cmp::Reverse(c))).unwrap_or(0);
+        let majority =
+            (0..votes.len()).max_by_key(|&c| (votes[c], std::cmp::Reverse(c))).unwrap_or(0);
         by_class[majority].push(members);
     }
 
@@ -103,7 +120,10 @@ pub fn split(dataset: &Dataset, val: f64, test: f64, seed: u64) -> Result<Split>
             bail!("class '{name}' has no images: every class needs images in every part");
         }
         if class_groups.len() < 3 {
-            bail!("class '{name}' has only {} lesions: at least 3 are needed to have one in each part", class_groups.len());
+            bail!(
+                "class '{name}' has only {} lesions: at least 3 are needed to have one in each part",
+                class_groups.len()
+            );
         }
         rng.shuffle(&mut class_groups);
         let total: usize = class_groups.iter().map(Vec::len).sum();
@@ -161,7 +181,9 @@ fn lexical(path: &Path) -> PathBuf {
     for c in path.components() {
         match c {
             Component::CurDir => {}
-            Component::ParentDir if matches!(out.components().next_back(), Some(Component::Normal(_))) => {
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+            {
                 out.pop();
             }
             other => out.push(other),
@@ -195,8 +217,10 @@ pub fn save(split: &Split, path: &Path) -> Result<()> {
 
 /// Reads a split written by [`save`].
 pub fn load(path: &Path) -> Result<Split> {
-    let base = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
-    let mut reader = csv::Reader::from_path(path).with_context(|| format!("cannot read the split {}", path.display()))?;
+    let base =
+        path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
+    let mut reader = csv::Reader::from_path(path)
+        .with_context(|| format!("cannot read the split {}", path.display()))?;
     let headers = reader.headers()?.clone();
     if headers.iter().collect::<Vec<_>>() != COLUMNS {
         bail!("{} is not a split file (its columns must be {})", path.display(), COLUMNS.join(","));
@@ -206,12 +230,17 @@ pub fn load(path: &Path) -> Result<Split> {
     for (line, record) in reader.records().enumerate() {
         let line = line + 2;
         let r = record.with_context(|| format!("{} line {line} is unreadable", path.display()))?;
-        let label: usize =
-            r[3].parse().with_context(|| format!("{} line {line}: label '{}' is not a number", path.display(), &r[3]))?;
+        let label: usize = r[3].parse().with_context(|| {
+            format!("{} line {line}: label '{}' is not a number", path.display(), &r[3])
+        })?;
         if let Some(previous) = classes.insert(label, r[2].to_string())
             && previous != r[2]
         {
-            bail!("{} line {line}: label {label} is both '{previous}' and '{}'", path.display(), &r[2]);
+            bail!(
+                "{} line {line}: label {label} is both '{previous}' and '{}'",
+                path.display(),
+                &r[2]
+            );
         }
         let part: Part = r[5].parse().with_context(|| format!("{} line {line}", path.display()))?;
         let stored = PathBuf::from(&r[1]);
@@ -229,14 +258,22 @@ pub fn load(path: &Path) -> Result<Split> {
             bail!("{}: image '{}' is listed twice", path.display(), s.image);
         }
         if *part_of.entry(s.group.as_str()).or_insert(*part) != *part {
-            bail!("{}: lesion '{}' is in more than one part, which would leak it into evaluation", path.display(), s.group);
+            bail!(
+                "{}: lesion '{}' is in more than one part, which would leak it into evaluation",
+                path.display(),
+                s.group
+            );
         }
     }
     let split = Split { classes: classes.into_values().collect(), samples };
     for part in Part::ALL {
         let counts = class_counts(&split.part(part), split.classes.len());
         if let Some(c) = counts.iter().position(|&n| n == 0) {
-            bail!("{}: class '{}' has no images in the {part} part", path.display(), split.classes[c]);
+            bail!(
+                "{}: class '{}' has no images in the {part} part",
+                path.display(),
+                split.classes[c]
+            );
         }
     }
     Ok(split)
@@ -272,7 +309,12 @@ mod tests {
         let split = split(&dataset(), 0.15, 0.15, 1).unwrap();
         let mut part_of: HashMap<&str, Part> = HashMap::new();
         for (s, p) in &split.samples {
-            assert_eq!(*part_of.entry(&s.group).or_insert(*p), *p, "lesion {} straddles parts", s.group);
+            assert_eq!(
+                *part_of.entry(&s.group).or_insert(*p),
+                *p,
+                "lesion {} straddles parts",
+                s.group
+            );
         }
     }
 
@@ -295,7 +337,14 @@ mod tests {
     #[test]
     fn the_seed_fixes_the_split_and_other_seeds_change_it() {
         let data = dataset();
-        let parts = |seed| split(&data, 0.15, 0.15, seed).unwrap().samples.into_iter().map(|(_, p)| p).collect::<Vec<_>>();
+        let parts = |seed| {
+            split(&data, 0.15, 0.15, seed)
+                .unwrap()
+                .samples
+                .into_iter()
+                .map(|(_, p)| p)
+                .collect::<Vec<_>>()
+        };
         assert_eq!(parts(5), parts(5));
         assert_ne!(parts(5), parts(6));
     }
@@ -320,7 +369,10 @@ mod tests {
         assert_eq!(loaded.samples.len(), split.samples.len());
         for ((a, pa), (b, pb)) in split.samples.iter().zip(&loaded.samples) {
             assert_eq!((&a.image, a.label, &a.group, pa), (&b.image, b.label, &b.group, pb));
-            assert_eq!(std::path::absolute(&a.path).unwrap(), std::path::absolute(&b.path).unwrap());
+            assert_eq!(
+                std::path::absolute(&a.path).unwrap(),
+                std::path::absolute(&b.path).unwrap()
+            );
         }
         let groups: HashSet<&str> = loaded.samples.iter().map(|(s, _)| s.group.as_str()).collect();
         assert!(groups.len() > 400);

@@ -80,7 +80,7 @@ pub fn warp(image: &RgbImage, transform: &Transform) -> RgbImage {
 /// Brightness, contrast and saturation factors around 1.
 pub fn jitter_colour(image: &mut RgbImage, brightness: f32, contrast: f32, saturation: f32) {
     let n = (image.width() * image.height()).max(1) as f32;
-    let mean: f32 = image.pixels().map(|p| luma(p)).sum::<f32>() / n;
+    let mean: f32 = image.pixels().map(luma).sum::<f32>() / n;
     for px in image.pixels_mut() {
         let gray = luma(px);
         for c in 0..3 {
@@ -149,7 +149,10 @@ mod tests {
             let t = augment.random_transform(&mut rng);
             for (u, v) in [(-1.0, -1.0), (-1.0, 1.0), (1.0, -1.0), (1.0, 1.0)] {
                 let (x, y) = t.apply(u, v);
-                assert!(x.abs() <= 1.0 + 1e-5 && y.abs() <= 1.0 + 1e-5, "{t:?} maps a corner to ({x}, {y})");
+                assert!(
+                    x.abs() <= 1.0 + 1e-5 && y.abs() <= 1.0 + 1e-5,
+                    "{t:?} maps a corner to ({x}, {y})"
+                );
             }
         }
     }

@@ -16,6 +16,7 @@ use super::augment::Augment;
 use crate::data::Sample;
 use crate::progress;
 use crate::rng::Rng;
+use crate::tensors::values;
 
 const MAGIC: &[u8; 8] = b"DLCACHE1";
 /// Images per forward pass while caching.
@@ -34,6 +35,10 @@ pub struct FeatureCache {
 impl FeatureCache {
     pub fn len(&self) -> usize {
         self.labels.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
     }
 
     fn lower_size(&self) -> usize {
@@ -59,13 +64,17 @@ impl FeatureCache {
             let at = (i * self.views + v) * FEATURE_CHANNELS;
             flat.extend_from_slice(&self.pooled[at..at + FEATURE_CHANNELS]);
         }
-        Tensor::from_data(burn::tensor::TensorData::new(flat, [picks.len(), FEATURE_CHANNELS]), device)
+        Tensor::from_data(
+            burn::tensor::TensorData::new(flat, [picks.len(), FEATURE_CHANNELS]),
+            device,
+        )
     }
 
     fn to_bytes(&self, key: &str) -> Vec<u8> {
         let header = serde_json::json!({ "key": key, "views": self.views, "shape": self.shape, "n": self.len() });
         let header = header.to_string().into_bytes();
-        let mut out = Vec::with_capacity(16 + header.len() + self.lower.len() * 2 + self.pooled.len() * 4);
+        let mut out =
+            Vec::with_capacity(16 + header.len() + self.lower.len() * 2 + self.pooled.len() * 4);
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&(header.len() as u64).to_le_bytes());
         out.extend_from_slice(&header);
@@ -82,7 +91,8 @@ impl FeatureCache {
             return None;
         }
         let header_len = u64::from_le_bytes(bytes[8..16].try_into().ok()?) as usize;
-        let header: serde_json::Value = serde_json::from_slice(bytes.get(16..16usize.checked_add(header_len)?)?).ok()?;
+        let header: serde_json::Value =
+            serde_json::from_slice(bytes.get(16..16usize.checked_add(header_len)?)?).ok()?;
         if header["key"] != key {
             return None;
         }
@@ -101,8 +111,14 @@ impl FeatureCache {
             at = end;
             slice
         };
-        let labels = take(n.checked_mul(4))?.chunks_exact(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize).collect();
-        let lower = take(entries.checked_mul(size).and_then(|x| x.checked_mul(2)))?.chunks_exact(2).map(|b| f16::from_le_bytes([b[0], b[1]])).collect();
+        let labels = take(n.checked_mul(4))?
+            .chunks_exact(4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+            .collect();
+        let lower = take(entries.checked_mul(size).and_then(|x| x.checked_mul(2)))?
+            .chunks_exact(2)
+            .map(|b| f16::from_le_bytes([b[0], b[1]]))
+            .collect();
         let pooled = take(entries.checked_mul(FEATURE_CHANNELS * 4))?
             .chunks_exact(4)
             .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
@@ -119,10 +135,17 @@ pub struct CacheSpec<'a> {
     pub views: usize,
     pub augment: Augment,
     pub seed: u64,
+    pub device: &'a Device,
 }
 
 /// Loads the cache at `path` when it matches `key`, else computes and saves it.
-pub fn load_or_build(samples: &[Sample], spec: &CacheSpec, path: &Path, key: &str, what: &str) -> Result<FeatureCache> {
+pub fn load_or_build(
+    samples: &[Sample],
+    spec: &CacheSpec,
+    path: &Path,
+    key: &str,
+    what: &str,
+) -> Result<FeatureCache> {
     if let Some(cache) = FeatureCache::from_file(path, key)
         && cache.len() == samples.len()
     {
@@ -135,7 +158,7 @@ pub fn load_or_build(samples: &[Sample], spec: &CacheSpec, path: &Path, key: &st
 }
 
 fn build(samples: &[Sample], spec: &CacheSpec, what: &str) -> Result<FeatureCache> {
-    let device = Device::flex();
+    let device = spec.device;
     let [h, w] = spec.input;
     let total = samples.len() * spec.views;
     let bar = progress::bar(total as u64, what);
@@ -143,7 +166,8 @@ fn build(samples: &[Sample], spec: &CacheSpec, what: &str) -> Result<FeatureCach
     let mut pooled = Vec::with_capacity(total * FEATURE_CHANNELS);
     let mut shape = [0usize; 3];
     // (sample, view) in storage order.
-    let jobs: Vec<(usize, usize)> = (0..samples.len()).flat_map(|i| (0..spec.views).map(move |v| (i, v))).collect();
+    let jobs: Vec<(usize, usize)> =
+        (0..samples.len()).flat_map(|i| (0..spec.views).map(move |v| (i, v))).collect();
     for chunk in jobs.chunks(BATCH) {
         let mut inputs = Vec::with_capacity(chunk.len());
         let mut current: Option<(usize, image::RgbImage)> = None;
@@ -151,7 +175,8 @@ fn build(samples: &[Sample], spec: &CacheSpec, what: &str) -> Result<FeatureCach
             if current.as_ref().is_none_or(|(k, _)| *k != i) {
                 let bytes = std::fs::read(&samples[i].path)
                     .with_context(|| format!("cannot read {}", samples[i].path.display()))?;
-                let decoded = preprocess::decode(&bytes).with_context(|| format!("{}", samples[i].path.display()))?;
+                let decoded = preprocess::decode(&bytes)
+                    .with_context(|| format!("{}", samples[i].path.display()))?;
                 current = Some((i, preprocess::resize(&decoded, w, h)));
             }
             let Some((_, resized)) = &current else { bail!("internal: no image") };
@@ -165,17 +190,21 @@ fn build(samples: &[Sample], spec: &CacheSpec, what: &str) -> Result<FeatureCach
             };
             inputs.push(preprocess::to_chw(&view, &spec.normalization));
         }
-        let batch = preprocess::batch(&inputs, [h as usize, w as usize], &device);
+        let batch = preprocess::batch(&inputs, [h as usize, w as usize], device);
         let low = spec.backbone.forward_lower(batch, spec.cut);
         let [_, c, lh, lw] = low.dims();
         shape = [c, lh, lw];
         let features = pool(spec.backbone.forward_upper(low.clone(), spec.cut));
-        let low: Vec<f32> = low.into_data().try_into_vec().map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        lower.extend(low.into_iter().map(f16::from_f32));
-        let features: Vec<f32> = features.into_data().try_into_vec().map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        pooled.extend(features);
+        lower.extend(values(low)?.into_iter().map(f16::from_f32));
+        pooled.extend(values(features)?);
         bar.inc(chunk.len() as u64);
     }
     bar.finish_and_clear();
-    Ok(FeatureCache { views: spec.views, shape, lower, pooled, labels: samples.iter().map(|s| s.label).collect() })
+    Ok(FeatureCache {
+        views: spec.views,
+        shape,
+        lower,
+        pooled,
+        labels: samples.iter().map(|s| s.label).collect(),
+    })
 }

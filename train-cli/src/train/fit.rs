@@ -5,8 +5,6 @@
 //! weights and the optimizer state, so a killed run resumes exactly after
 //! its last finished epoch. `best.bpk` and `log.csv` are written from it.
 
-use std::path::{Path, PathBuf};
-
 use anyhow::{Context, Result, bail};
 use burn::module::Module;
 use burn::optim::{AdamWConfig, GradientsParams};
@@ -22,6 +20,9 @@ use crate::files::write_atomic;
 use crate::metrics;
 use crate::progress;
 use crate::rng::Rng;
+use crate::run_dir::MemberDir;
+use crate::run_dir::log::{self, LogRow};
+use crate::tensors::rows;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -63,47 +64,40 @@ pub struct MemberState {
     pub best_balanced_accuracy: f64,
     pub best: Option<(Stage, usize)>,
     pub epochs_without_gain: usize,
-    /// The metrics log, one CSV line per finished epoch.
-    pub log: Vec<String>,
+    /// The metrics log, one row per finished epoch.
+    pub log: Vec<LogRow>,
 }
-
-pub struct MemberFiles {
-    pub dir: PathBuf,
-}
-
-impl MemberFiles {
-    pub fn checkpoint(&self) -> PathBuf {
-        self.dir.join("checkpoint.bin")
-    }
-    pub fn best(&self) -> PathBuf {
-        self.dir.join("best.bpk")
-    }
-    pub fn log(&self) -> PathBuf {
-        self.dir.join("log.csv")
-    }
-}
-
-const LOG_HEADER: &str = "stage,epoch,learning_rate,train_loss,val_loss,val_accuracy,val_balanced_accuracy,seconds\n";
 
 /// Logits of every sample's plain view (view 0), in sample order.
-pub fn cached_logits(classifier: &Classifier, cache: &FeatureCache, stage: Stage, cut: usize) -> Result<Vec<Vec<f32>>> {
-    let device = Device::flex();
+pub fn cached_logits(
+    classifier: &Classifier,
+    cache: &FeatureCache,
+    stage: Stage,
+    cut: usize,
+    device: &Device,
+) -> Result<Vec<Vec<f32>>> {
     let mut out = Vec::with_capacity(cache.len());
     let indices: Vec<usize> = (0..cache.len()).collect();
     for chunk in indices.chunks(64) {
         let picks: Vec<(usize, usize)> = chunk.iter().map(|&i| (i, 0)).collect();
-        let logits = forward(classifier, cache, &picks, stage, cut, &device);
-        let [n, k] = logits.dims();
-        let values: Vec<f32> = logits.into_data().try_into_vec().map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        out.extend((0..n).map(|r| values[r * k..(r + 1) * k].to_vec()));
+        out.extend(rows(forward(classifier, cache, &picks, stage, cut, device))?);
     }
     Ok(out)
 }
 
-fn forward(classifier: &Classifier, cache: &FeatureCache, picks: &[(usize, usize)], stage: Stage, cut: usize, device: &Device) -> Tensor<2> {
+fn forward(
+    classifier: &Classifier,
+    cache: &FeatureCache,
+    picks: &[(usize, usize)],
+    stage: Stage,
+    cut: usize,
+    device: &Device,
+) -> Tensor<2> {
     match stage {
         Stage::Head => classifier.classify_pooled(cache.pooled_batch(picks, device)),
-        _ => classifier.classify_features(classifier.backbone.forward_upper(cache.lower_batch(picks, device), cut)),
+        _ => classifier.classify_features(
+            classifier.backbone.forward_upper(cache.lower_batch(picks, device), cut),
+        ),
     }
 }
 
@@ -152,33 +146,38 @@ impl Checkpoint {
     }
 
     /// Writes the checkpoint, then the files derived from it.
-    fn save(&self, files: &MemberFiles) -> Result<()> {
+    fn save(&self, files: &MemberDir) -> Result<()> {
         write_atomic(&files.checkpoint(), &self.to_bytes()?)?;
         if !self.best.is_empty() {
             write_atomic(&files.best(), &self.best)?;
         }
-        let mut log = LOG_HEADER.to_string();
-        self.state.log.iter().for_each(|line| log += line);
-        write_atomic(&files.log(), log.as_bytes())
+        write_atomic(&files.log(), &log::to_csv(&self.state.log)?)
     }
 }
 
 /// Trains (or resumes) one member; `initial` is the starting network.
 pub fn fit_member(
-    files: &MemberFiles,
+    files: &MemberDir,
     initial: Classifier,
     seed: u64,
     train: &FeatureCache,
     val: &FeatureCache,
     options: &FitOptions,
+    device: &Device,
 ) -> Result<()> {
-    std::fs::create_dir_all(&files.dir).with_context(|| format!("cannot create {}", files.dir.display()))?;
-    let autodiff = Device::flex().autodiff();
+    std::fs::create_dir_all(&files.path)
+        .with_context(|| format!("cannot create {}", files.path.display()))?;
+    let autodiff = device.clone().autodiff();
     let mut checkpoint = match std::fs::read(files.checkpoint()) {
         Ok(bytes) => {
             let checkpoint = Checkpoint::from_bytes(&bytes)
                 .with_context(|| format!("{} is damaged", files.checkpoint().display()))?;
-            eprintln!("{}: resuming at {:?} epoch {}", files.dir.display(), checkpoint.state.stage, checkpoint.state.epoch + 1);
+            eprintln!(
+                "{}: resuming at {:?} epoch {}",
+                files.path.display(),
+                checkpoint.state.stage,
+                checkpoint.state.epoch + 1
+            );
             checkpoint
         }
         Err(_) => Checkpoint {
@@ -191,14 +190,14 @@ pub fn fit_member(
                 epochs_without_gain: 0,
                 log: Vec::new(),
             },
-            last: model::weights::to_bytes(&initial)?,
+            last: model::burnpack::to_bytes(&initial)?,
             best: Vec::new(),
             optimizer: Vec::new(),
         },
     };
     // Rewrites best.bpk and log.csv in case a kill came between the checkpoint and them.
     checkpoint.save(files)?;
-    let mut classifier = model::weights::load(initial, checkpoint.last.clone())
+    let mut classifier = model::burnpack::load(initial, checkpoint.last.clone())
         .with_context(|| format!("{} does not fit this network", files.checkpoint().display()))?;
     let val_labels = val.labels.clone();
     let num_classes = classifier.num_classes();
@@ -213,7 +212,7 @@ pub fn fit_member(
             state.epochs_without_gain = 0;
             if !checkpoint.best.is_empty() {
                 checkpoint.last = checkpoint.best.clone();
-                classifier = model::weights::load(classifier, checkpoint.last.clone())?;
+                classifier = model::burnpack::load(classifier, checkpoint.last.clone())?;
             }
             checkpoint.optimizer.clear();
             checkpoint.save(files)?;
@@ -223,26 +222,41 @@ pub fn fit_member(
         if !checkpoint.optimizer.is_empty() {
             optimizer = optimizer
                 .from_bytes(burn::tensor::Bytes::from_bytes_vec(checkpoint.optimizer.clone()))
-                .map_err(|e| anyhow::anyhow!("the optimizer state in {} is damaged: {e:?}", files.checkpoint().display()))?;
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "the optimizer state in {} is damaged: {e:?}",
+                        files.checkpoint().display()
+                    )
+                })?;
         }
         let mut trainable = classifier.fork(&autodiff).train();
         let epoch = state.epoch;
-        let mut rng = Rng::new(seed.wrapping_mul(1_000_003) ^ ((state.stage as u64) << 40) ^ epoch as u64);
-        let order = sampler::epoch(&train.labels, num_classes, options.sampling, &options.keep, &mut rng);
+        let mut rng =
+            Rng::new(seed.wrapping_mul(1_000_003) ^ ((state.stage as u64) << 40) ^ epoch as u64);
+        let order =
+            sampler::epoch(&train.labels, num_classes, options.sampling, &options.keep, &mut rng);
         let batches: Vec<&[usize]> = order.chunks(options.batch).filter(|b| b.len() > 1).collect();
         let steps_per_epoch = batches.len();
         let total_steps = stage_options.epochs * steps_per_epoch;
         let warmup = stage_options.warmup_epochs * steps_per_epoch;
-        let bar = progress::bar(steps_per_epoch as u64, &format!("{:?} epoch {}", state.stage, epoch + 1));
+        let bar = progress::bar(
+            steps_per_epoch as u64,
+            &format!("{:?} epoch {}", state.stage, epoch + 1),
+        );
         let started = std::time::Instant::now();
         let mut loss_sum = 0.0;
         let mut lr = 0.0;
         for (b, batch) in batches.iter().enumerate() {
-            let picks: Vec<(usize, usize)> = batch.iter().map(|&i| (i, rng.below(train.views))).collect();
+            let picks: Vec<(usize, usize)> =
+                batch.iter().map(|&i| (i, rng.below(train.views))).collect();
             let labels: Vec<usize> = batch.iter().map(|&i| train.labels[i]).collect();
             let logits = forward(&trainable, train, &picks, state.stage, options.cut, &autodiff);
             let batch_loss = loss(logits, &labels, &options.loss);
-            let value: f32 = batch_loss.clone().into_data().try_into_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?[0];
+            let value: f32 = batch_loss
+                .clone()
+                .into_data()
+                .try_into_vec::<f32>()
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?[0];
             if !value.is_finite() {
                 bail!(
                     "the loss became {value} at {:?} epoch {} batch {}: lower the learning rate; \
@@ -250,11 +264,17 @@ pub fn fit_member(
                     state.stage,
                     epoch + 1,
                     b + 1,
-                    files.dir.display()
+                    files.path.display()
                 );
             }
             loss_sum += f64::from(value);
-            lr = learning_rate(stage_options.learning_rate, epoch * steps_per_epoch + b, total_steps, warmup, options.decay);
+            lr = learning_rate(
+                stage_options.learning_rate,
+                epoch * steps_per_epoch + b,
+                total_steps,
+                warmup,
+                options.decay,
+            );
             let grads = GradientsParams::from_grads(batch_loss.backward(), &trainable);
             trainable = optimizer.step(lr, trainable, grads);
             bar.inc(1);
@@ -262,28 +282,31 @@ pub fn fit_member(
         bar.finish_and_clear();
         classifier = trainable.valid();
 
-        let logits = cached_logits(&classifier, val, state.stage, options.cut)?;
+        let logits = cached_logits(&classifier, val, state.stage, options.cut, device)?;
         let m = metrics::compute(&softmax_rows(&logits), &val_labels, &vec![false; num_classes]);
         let seconds = started.elapsed().as_secs_f64();
         let train_loss = loss_sum / steps_per_epoch.max(1) as f64;
         eprintln!(
             "{}: {:?} epoch {}: train loss {train_loss:.4}, val loss {:.4}, val balanced accuracy {:.4} ({seconds:.0} s)",
-            files.dir.display(),
+            files.path.display(),
             state.stage,
             epoch + 1,
             m.nll,
             m.balanced_accuracy
         );
         let stage_name = if state.stage == Stage::Head { "head" } else { "upper" };
-        state.log.push(format!(
-            "{stage_name},{},{lr:.3e},{train_loss:.5},{:.5},{:.5},{:.5},{seconds:.1}\n",
-            epoch + 1,
-            m.nll,
-            m.accuracy,
-            m.balanced_accuracy
-        ));
+        state.log.push(LogRow {
+            stage: stage_name.into(),
+            epoch: epoch + 1,
+            learning_rate: lr,
+            train_loss,
+            val_loss: m.nll,
+            val_accuracy: m.accuracy,
+            val_balanced_accuracy: m.balanced_accuracy,
+            seconds,
+        });
         state.epoch += 1;
-        checkpoint.last = model::weights::to_bytes(&classifier)?;
+        checkpoint.last = model::burnpack::to_bytes(&classifier)?;
         if m.balanced_accuracy > state.best_balanced_accuracy {
             state.best_balanced_accuracy = m.balanced_accuracy;
             state.best = Some((state.stage, state.epoch));
@@ -292,15 +315,16 @@ pub fn fit_member(
         } else {
             state.epochs_without_gain += 1;
         }
-        checkpoint.optimizer = optimizer.into_bytes().map_err(|e| anyhow::anyhow!("{e:?}"))?.to_vec();
+        checkpoint.optimizer =
+            optimizer.into_bytes().map_err(|e| anyhow::anyhow!("{e:?}"))?.to_vec();
         checkpoint.save(files)?;
     }
     Ok(())
 }
 
 /// Whether a member folder holds a finished member.
-pub fn is_done(dir: &Path) -> bool {
-    std::fs::read(MemberFiles { dir: dir.to_path_buf() }.checkpoint())
+pub fn is_done(dir: &MemberDir) -> bool {
+    std::fs::read(dir.checkpoint())
         .ok()
         .and_then(|b| Checkpoint::from_bytes(&b))
         .is_some_and(|c| c.state.stage == Stage::Done)

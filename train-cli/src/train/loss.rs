@@ -4,11 +4,7 @@
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Tensor, TensorData};
 
-#[derive(Debug, Clone, Copy, PartialEq, clap::ValueEnum)]
-pub enum LossKind {
-    CrossEntropy,
-    Focal,
-}
+pub use crate::recipe::LossKind;
 
 #[derive(Debug, Clone)]
 pub struct LossConfig {

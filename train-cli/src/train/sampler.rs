@@ -1,21 +1,18 @@
 //! Which training samples an epoch visits: all of them, or drawn so rare
 //! classes are seen more often, optionally with a class thinned out.
 
+pub use crate::recipe::Sampling;
 use crate::rng::Rng;
-
-#[derive(Debug, Clone, Copy, PartialEq, clap::ValueEnum)]
-pub enum Sampling {
-    /// Every sample once per epoch.
-    Natural,
-    /// Each class drawn equally often (with replacement).
-    Balanced,
-    /// Classes drawn in proportion to the square root of their size.
-    Sqrt,
-}
 
 /// Sample indices for one epoch of `epoch_size` draws (or every sample for
 /// natural sampling). `keep[c]` thins class `c` to that share first.
-pub fn epoch(labels: &[usize], num_classes: usize, sampling: Sampling, keep: &[f32], rng: &mut Rng) -> Vec<usize> {
+pub fn epoch(
+    labels: &[usize],
+    num_classes: usize,
+    sampling: Sampling,
+    keep: &[f32],
+    rng: &mut Rng,
+) -> Vec<usize> {
     let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); num_classes];
     for (i, &y) in labels.iter().enumerate() {
         by_class[y].push(i);
@@ -64,7 +61,10 @@ mod tests {
     use super::*;
 
     fn labels() -> Vec<usize> {
-        std::iter::repeat_n(0, 900).chain(std::iter::repeat_n(1, 90)).chain(std::iter::repeat_n(2, 10)).collect()
+        std::iter::repeat_n(0, 900)
+            .chain(std::iter::repeat_n(1, 90))
+            .chain(std::iter::repeat_n(2, 10))
+            .collect()
     }
 
     fn counts(indices: &[usize], labels: &[usize]) -> Vec<usize> {

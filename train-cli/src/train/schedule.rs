@@ -1,11 +1,6 @@
 //! Learning-rate schedules: linear warm-up, then cosine or step decay.
 
-#[derive(Debug, Clone, Copy, PartialEq, clap::ValueEnum)]
-pub enum Decay {
-    Cosine,
-    /// Divide by 10 at 60% and again at 85% of training.
-    Step,
-}
+pub use crate::recipe::Decay;
 
 /// The learning rate at `step` of `total` steps.
 pub fn learning_rate(base: f64, step: usize, total: usize, warmup: usize, decay: Decay) -> f64 {
@@ -15,7 +10,15 @@ pub fn learning_rate(base: f64, step: usize, total: usize, warmup: usize, decay:
     let progress = (step - warmup) as f64 / (total.saturating_sub(warmup)).max(1) as f64;
     match decay {
         Decay::Cosine => base * 0.5 * (1.0 + (std::f64::consts::PI * progress.min(1.0)).cos()),
-        Decay::Step => base * if progress < 0.6 { 1.0 } else if progress < 0.85 { 0.1 } else { 0.01 },
+        Decay::Step => {
+            base * if progress < 0.6 {
+                1.0
+            } else if progress < 0.85 {
+                0.1
+            } else {
+                0.01
+            }
+        }
     }
 }
 

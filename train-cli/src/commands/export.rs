@@ -1,12 +1,47 @@
 //! `dermlens export`: the bundle the web app and `predict` load.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
-use burn::tensor::Device;
 use model::bundle::{self, Encoding, FORMAT, MANIFEST, Manifest, Member, VERSION, WeightFile};
+use model::efficientnet::identical_lower_blocks;
 
-use crate::train::Run;
+use crate::context::Context;
+use crate::run_dir::RunDir;
+
+/// How convolution and linear weights are stored in the bundle.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum EncodingArg {
+    F32,
+    F16,
+    Int8,
+}
+
+impl From<EncodingArg> for Encoding {
+    fn from(e: EncodingArg) -> Self {
+        match e {
+            EncodingArg::F32 => Self::F32,
+            EncodingArg::F16 => Self::F16,
+            EncodingArg::Int8 => Self::Int8,
+        }
+    }
+}
+
+/// Write the model bundle the web app and `predict` load.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Calibrated run folder.
+    pub run: PathBuf,
+    /// Bundle folder to write.
+    #[arg(long, default_value = "public/model")]
+    pub out: PathBuf,
+    /// Storage of convolution and linear weights.
+    #[arg(long, value_enum, default_value = "int8")]
+    pub encoding: EncodingArg,
+    /// Where the model comes from and its terms of use, shown to users.
+    #[arg(long, default_value = HAM10000_PROVENANCE)]
+    pub provenance: String,
+}
 
 /// The default provenance note, for models trained on HAM10000.
 pub const HAM10000_PROVENANCE: &str = "EfficientNet-Lite0 (ImageNet weights, Apache-2.0) fine-tuned by dermlens on HAM10000 \
@@ -23,7 +58,8 @@ fn weight_file(stem: &str, bytes: &[u8]) -> WeightFile {
 fn remove_stale(out: &Path, keep: &[String]) -> Result<()> {
     for entry in std::fs::read_dir(out)? {
         let name = entry?.file_name().to_string_lossy().into_owned();
-        let ours = (name.starts_with("shared") || name.starts_with("member-")) && name.ends_with(".bin");
+        let ours =
+            (name.starts_with("shared") || name.starts_with("member-")) && name.ends_with(".bin");
         if ours && !keep.contains(&name) {
             std::fs::remove_file(out.join(&name))?;
         }
@@ -31,30 +67,20 @@ fn remove_stale(out: &Path, keep: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// Whether no member has its own copy of a tensor of the stem or of the
-/// blocks below `cut`: then those run once for the whole ensemble.
-fn lower_blocks_shared(own: &[Vec<bundle::NamedTensor>], cut: usize) -> bool {
-    let lower = |name: &str| {
-        let name = name.strip_prefix("backbone.").unwrap_or(name);
-        name.starts_with("conv_stem.")
-            || name.starts_with("bn0.")
-            || name
-                .strip_prefix("blocks.")
-                .and_then(|rest| rest.split('.').next())
-                .and_then(|index| index.parse::<usize>().ok())
-                .is_some_and(|index| index < cut)
-    };
-    cut > 0 && own.iter().flatten().all(|t| !lower(&t.name))
-}
-
-pub fn run(run_dir: &Path, out: &Path, encoding: Encoding, provenance: &str) -> Result<()> {
-    let run = Run::load(run_dir)?;
-    let calibration = crate::calibrate::load(run_dir)?;
-    if calibration.temperatures.len() != run.options.members || calibration.familiarity.len() != run.options.members {
-        bail!("the calibration does not cover the run's {} members: calibrate again", run.options.members);
+pub fn run(args: Args, ctx: &Context) -> Result<()> {
+    let (out, encoding, provenance) = (&args.out, Encoding::from(args.encoding), &args.provenance);
+    let dir = RunDir::new(&args.run);
+    let run = dir.load()?;
+    let calibration = dir.load_calibration()?;
+    if calibration.temperatures.len() != run.options.members
+        || calibration.familiarity.len() != run.options.members
+    {
+        bail!(
+            "the calibration does not cover the run's {} members: calibrate again",
+            run.options.members
+        );
     }
-    let device = Device::flex();
-    let members = crate::calibrate::load_members(run_dir, &run, &device)?;
+    let members = dir.load_members(&run, &ctx.device)?;
     let tensors: Vec<_> = members.iter().map(bundle::tensors_of).collect();
     let (shared, own) = bundle::factor_shared(&tensors);
 
@@ -71,11 +97,15 @@ pub fn run(run_dir: &Path, out: &Path, encoding: Encoding, provenance: &str) -> 
     for (m, tensors) in own.iter().enumerate() {
         // The familiarity statistics are small and stay f32 (their names do not end in ".weight").
         let mut tensors = tensors.clone();
-        tensors.extend(calibration.familiarity[m].to_tensors());
+        tensors.extend(bundle::familiarity::to_tensors(&calibration.familiarity[m]));
         let bytes = bundle::encode(&tensors, encoding);
         let file = weight_file(&format!("member-{m}"), &bytes);
         files.push((file.file.clone(), bytes));
-        manifest_members.push(Member { name: format!("member-{m}"), weights: file, temperature: calibration.temperatures[m] });
+        manifest_members.push(Member {
+            name: format!("member-{m}"),
+            weights: file,
+            temperature: calibration.temperatures[m],
+        });
     }
     let manifest = Manifest {
         format: FORMAT.into(),
@@ -85,8 +115,10 @@ pub fn run(run_dir: &Path, out: &Path, encoding: Encoding, provenance: &str) -> 
         normalization: run.normalization,
         encoding,
         shared: shared_file,
-        // Frozen while training, so stored once and run once.
-        shared_blocks: if members.len() > 1 && lower_blocks_shared(&own, run.options.cut) { run.options.cut } else { 0 },
+        // Blocks no member changed are stored once and run once.
+        shared_blocks: identical_lower_blocks(
+            &members.iter().map(|m| &m.backbone).collect::<Vec<_>>(),
+        ),
         members: manifest_members,
         thresholds: calibration.thresholds.clone(),
         flip_tta: calibration.flip_tta,

@@ -1,18 +1,43 @@
 //! `dermlens explain`: a photo with the Grad-CAM heat map of one class
 //! blended over it, and the ensemble's probabilities beside it, as a PNG.
 
-use std::path::Path;
+mod canvas;
+mod font;
 
-use anyhow::{Context, Result, anyhow, bail};
-use burn::tensor::Device;
+use std::path::PathBuf;
+
+use anyhow::{Context as _, Result, anyhow, bail};
 use image::imageops;
 use model::analysis::{self, Analysis};
 use model::classes::LesionClass;
 use model::{colormap, gradcam, preprocess};
 
-use crate::plot::canvas::Canvas;
-use crate::plot::font::{draw_text, text_height, text_width};
-use crate::plot::style::{INK, WHITE};
+use crate::context::Context;
+use canvas::Canvas;
+use font::{draw_text, text_height, text_width};
+
+/// Write a photo with the Grad-CAM heat map of one class over it and the
+/// ensemble's probabilities beside it, as a PNG.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The photo (JPEG, PNG, WebP, BMP or GIF).
+    pub image: PathBuf,
+    /// Bundle folder written by `dermlens export`.
+    #[arg(long, default_value = "public/model")]
+    pub model: PathBuf,
+    /// Class to explain, by code (e.g. mel); default: the predicted class.
+    #[arg(long)]
+    pub class: Option<String>,
+    /// Opacity of the heat map over the photo, 0 to 1.
+    #[arg(long, default_value_t = 0.5)]
+    pub opacity: f32,
+    /// The PNG to write.
+    #[arg(long, default_value = "explain.png")]
+    pub out: PathBuf,
+}
+
+const WHITE: [u8; 3] = [255, 255, 255];
+const INK: [u8; 3] = [34, 34, 34];
 
 const BAR: [u8; 3] = [47, 111, 159];
 const BAR_MALIGNANT: [u8; 3] = [179, 38, 30];
@@ -26,15 +51,24 @@ const PANEL_LINES: u32 = 13;
 fn pick_class(classes: &[LesionClass], code: Option<&str>, top: usize) -> Result<usize> {
     match code {
         None => Ok(top),
-        Some(code) => classes.iter().position(|c| c.code.eq_ignore_ascii_case(code)).ok_or_else(|| {
-            let codes: Vec<&str> = classes.iter().map(|c| c.code.as_str()).collect();
-            anyhow!("'{code}' is not a class of this model (its classes: {})", codes.join(", "))
-        }),
+        Some(code) => {
+            classes.iter().position(|c| c.code.eq_ignore_ascii_case(code)).ok_or_else(|| {
+                let codes: Vec<&str> = classes.iter().map(|c| c.code.as_str()).collect();
+                anyhow!("'{code}' is not a class of this model (its classes: {})", codes.join(", "))
+            })
+        }
     }
 }
 
 /// The side panel: what is explained, the sorted probabilities, warnings.
-fn panel(canvas: &mut Canvas, x: i64, scale: u32, analysis: &Analysis, classes: &[LesionClass], class: usize) {
+fn panel(
+    canvas: &mut Canvas,
+    x: i64,
+    scale: u32,
+    analysis: &Analysis,
+    classes: &[LesionClass],
+    class: usize,
+) {
     let line = i64::from(text_height(scale) + 3 * scale);
     let mut y = i64::from(4 * scale);
     let prediction = &analysis.prediction;
@@ -50,7 +84,13 @@ fn panel(canvas: &mut Canvas, x: i64, scale: u32, analysis: &Analysis, classes: 
         let bar_x = x + i64::from(text_width(&label, scale) + 3 * scale);
         canvas.fill_rect(bar_x, y, bar_width, i64::from(5 * scale), TRACK);
         let colour = if classes[c].malignant { BAR_MALIGNANT } else { BAR };
-        canvas.fill_rect(bar_x, y, (bar_width as f32 * p).round() as i64, i64::from(5 * scale), colour);
+        canvas.fill_rect(
+            bar_x,
+            y,
+            (bar_width as f32 * p).round() as i64,
+            i64::from(5 * scale),
+            colour,
+        );
         y += line;
     }
     y += line / 2;
@@ -58,13 +98,20 @@ fn panel(canvas: &mut Canvas, x: i64, scale: u32, analysis: &Analysis, classes: 
     let agreeing = (prediction.agreement * members as f32).round() as usize;
     draw_text(canvas, x, y, &format!("{agreeing} of {members} members agree"), scale, INK);
     y += line;
-    draw_text(canvas, x, y, &format!("malignant total {:.1}%", prediction.malignant * 100.0), scale, INK);
+    draw_text(
+        canvas,
+        x,
+        y,
+        &format!("malignant total {:.1}%", prediction.malignant * 100.0),
+        scale,
+        INK,
+    );
     y += line;
     let mut notes = Vec::new();
     if prediction.uncertain {
         notes.push("uncertain".to_string());
     }
-    if prediction.out_of_distribution {
+    if prediction.unfamiliar {
         notes.push("unlike a lesion photo".to_string());
     }
     notes.extend(analysis.issues.iter().map(|i| format!("{i:?}").to_lowercase()));
@@ -73,15 +120,18 @@ fn panel(canvas: &mut Canvas, x: i64, scale: u32, analysis: &Analysis, classes: 
     }
 }
 
-pub fn run(image: &Path, bundle: &Path, class: Option<&str>, opacity: f32, out: &Path) -> Result<()> {
+pub fn run(args: Args, ctx: &Context) -> Result<()> {
+    let (image, class, opacity, out) =
+        (&args.image, args.class.as_deref(), args.opacity, &args.out);
     if !(0.0..=1.0).contains(&opacity) {
         bail!("--opacity must be between 0 and 1, not {opacity}");
     }
-    let device = Device::flex();
-    let loaded = crate::bundle_dir::load(bundle, &device)?;
+    let device = &ctx.device;
+    let loaded = crate::bundle_dir::load(&args.model, device)?;
     let bytes = std::fs::read(image).with_context(|| format!("cannot read {}", image.display()))?;
-    let photo = preprocess::decode(&bytes).with_context(|| format!("{} is not a usable image", image.display()))?;
-    let analysis = analysis::block_on(analysis::analyse(&loaded, &photo, &device))?;
+    let photo = preprocess::decode(&bytes)
+        .with_context(|| format!("{} is not a usable image", image.display()))?;
+    let analysis = analysis::block_on(analysis::analyse(&loaded, &photo, device))?;
     let classes = &loaded.manifest.classes;
     let class = pick_class(classes, class, analysis.prediction.top)?;
 
@@ -91,7 +141,8 @@ pub fn run(image: &Path, bundle: &Path, class: Option<&str>, opacity: f32, out: 
     // Small photos (HAM10000's are 200x150) are shown enlarged, by a whole factor.
     let factor = (MIN_SHOWN_HEIGHT / h.max(1)).max(1);
     if factor > 1 {
-        blended = imageops::resize(&blended, w * factor, h * factor, imageops::FilterType::Triangle);
+        blended =
+            imageops::resize(&blended, w * factor, h * factor, imageops::FilterType::Triangle);
     }
     let (w, h) = blended.dimensions();
     // Text scaled with the photo, so that it stays legible on big photos.

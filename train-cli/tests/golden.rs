@@ -1,6 +1,6 @@
-//! The port is exact: with the imported ImageNet weights it reproduces the
-//! reference PyTorch logits for every golden case, on the CPU backend and,
-//! where an adapter exists, on wgpu.
+//! The port is exact: with the imported ImageNet weights (the reference file
+//! through `import-backbone`) it reproduces the reference PyTorch logits for
+//! every golden case, on the CPU backend and, where an adapter exists, on wgpu.
 
 use std::path::PathBuf;
 
@@ -8,6 +8,7 @@ use burn::tensor::{Device, DeviceType, Tensor, TensorData};
 use model::classifier::Classifier;
 use model::preprocess::Normalization;
 use serde_json::Value;
+use train_cli::npy;
 
 /// The design's bar for "exact".
 const TOLERANCE: f32 = 1e-3;
@@ -16,16 +17,9 @@ fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/lite0")
 }
 
-/// The data of a `.npy` file (little-endian, C order), after its header.
-fn npy_payload(bytes: &[u8]) -> &[u8] {
-    assert_eq!(&bytes[..6], b"\x93NUMPY", "not a .npy file");
-    let (header_len, start) = match bytes[6] {
-        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
-        _ => (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12),
-    };
-    let header = std::str::from_utf8(&bytes[start..start + header_len]).expect("npy header");
-    assert!(header.contains("'fortran_order': False"), "{header}");
-    &bytes[start + header_len..]
+fn npy(name: &str) -> Vec<u8> {
+    std::fs::read(fixtures().join(format!("inputs/{name}.npy")))
+        .unwrap_or_else(|e| panic!("{name}.npy: {e}"))
 }
 
 /// A case's network input, `[1, 3, 224, 224]`, as the reference built it.
@@ -33,11 +27,8 @@ fn case_input(image: &str, norm: &str) -> Vec<f32> {
     match (image, norm) {
         ("zeros", _) => vec![0.0; 3 * 224 * 224],
         (_, "prenormalised") => {
-            let bytes = std::fs::read(fixtures().join("inputs/synthetic_nchw_f32.npy")).expect("synthetic input");
-            npy_payload(&bytes)
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect()
+            let bytes = npy("synthetic_nchw_f32");
+            npy::parse(&bytes).and_then(|a| a.f32_values()).expect("the synthetic input")
         }
         _ => {
             let norm = match norm {
@@ -45,33 +36,38 @@ fn case_input(image: &str, norm: &str) -> Vec<f32> {
                 "imagenet_torchvision" => Normalization::IMAGENET,
                 other => panic!("unknown normalisation {other}"),
             };
-            let bytes = std::fs::read(fixtures().join(format!("inputs/{image}_u8_224.npy"))).expect("image input");
-            let hwc = npy_payload(&bytes);
-            assert_eq!(hwc.len(), 224 * 224 * 3);
-            let rgb = image::RgbImage::from_raw(224, 224, hwc.to_vec()).expect("224x224 RGB");
+            let bytes = npy(&format!("{image}_u8_224"));
+            let rgb = npy::parse(&bytes).and_then(|a| a.rgb_image()).expect("an RGB input");
+            assert_eq!(rgb.dimensions(), (224, 224));
             model::preprocess::to_chw(&rgb, &norm)
         }
     }
 }
 
 fn imagenet_classifier(device: &Device) -> Classifier {
-    let bytes = std::fs::read(fixtures().join("imagenet.bpk")).expect("the imported weights fixture");
-    model::weights::load(Classifier::new(1000, device), bytes).expect("weights fit the network")
+    let bytes =
+        std::fs::read(fixtures().join("imagenet.bpk")).expect("the imported weights fixture");
+    model::burnpack::load(Classifier::new(1000, device), bytes).expect("weights fit the network")
 }
 
 /// Runs every case on `device`; returns the largest difference per case.
 fn max_differences(device: &Device) -> Vec<(String, f32)> {
-    let reference: Value =
-        serde_json::from_slice(&std::fs::read(fixtures().join("reference.json")).expect("reference.json"))
-            .expect("valid JSON");
+    let reference: Value = serde_json::from_slice(
+        &std::fs::read(fixtures().join("reference.json")).expect("reference.json"),
+    )
+    .expect("valid JSON");
     let classifier = imagenet_classifier(device);
     let cases = reference["cases"].as_object().expect("cases");
     assert_eq!(cases.len(), 10);
     let mut out = Vec::new();
     for (name, case) in cases {
         let (image, norm) = name.split_once('|').expect("case name is image|normalisation");
-        let input = Tensor::<4>::from_data(TensorData::new(case_input(image, norm), [1, 3, 224, 224]), device);
-        let logits: Vec<f32> = classifier.forward(input).into_data().try_into_vec().expect("f32 logits");
+        let input = Tensor::<4>::from_data(
+            TensorData::new(case_input(image, norm), [1, 3, 224, 224]),
+            device,
+        );
+        let logits: Vec<f32> =
+            classifier.forward(input).into_data().try_into_vec().expect("f32 logits");
         let expected: Vec<f32> = case["logits"]
             .as_array()
             .expect("logits")
@@ -110,11 +106,14 @@ fn golden_logits_on_wgpu() {
 
 #[test]
 fn weights_of_another_shape_are_refused_with_the_tensor_named() {
-    let bytes = std::fs::read(fixtures().join("imagenet.bpk")).expect("the imported weights fixture");
-    let error = model::weights::load(Classifier::new(7, &Device::flex()), bytes).unwrap_err().to_string();
+    let bytes =
+        std::fs::read(fixtures().join("imagenet.bpk")).expect("the imported weights fixture");
+    let error =
+        model::burnpack::load(Classifier::new(7, &Device::flex()), bytes).unwrap_err().to_string();
     assert!(error.contains("head.weight"), "{error}");
-    let error = model::weights::load(Classifier::new(1000, &Device::flex()), b"not weights".to_vec())
-        .unwrap_err()
-        .to_string();
+    let error =
+        model::burnpack::load(Classifier::new(1000, &Device::flex()), b"not weights".to_vec())
+            .unwrap_err()
+            .to_string();
     assert!(error.contains("not a readable weight file"), "{error}");
 }

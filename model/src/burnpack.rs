@@ -1,12 +1,12 @@
-//! The project's weight format: burn's burnpack, written to and read from
-//! memory so the same code serves files natively and fetched bytes in the
-//! browser.
+//! Burnpack weight files, burn's own format (the imported backbone and the
+//! training checkpoints), written to and read from memory so the same code
+//! serves files natively and fetched bytes in the browser.
 
 use burn::store::{ApplyResult, BurnpackStore, ModuleSnapshot};
 use burn::tensor::Bytes;
 
 #[derive(Debug, thiserror::Error)]
-pub enum WeightsError {
+pub enum BurnpackError {
     #[error("not a readable weight file: {0}")]
     Format(String),
     #[error("the weights do not fit this network: {0}")]
@@ -14,29 +14,26 @@ pub enum WeightsError {
 }
 
 /// Serialises every parameter and buffer of a module.
-pub fn to_bytes<M: ModuleSnapshot>(module: &M) -> Result<Vec<u8>, WeightsError> {
+pub fn to_bytes<M: ModuleSnapshot>(module: &M) -> Result<Vec<u8>, BurnpackError> {
     let mut store = BurnpackStore::from_bytes(None);
-    module
-        .save_into(&mut store)
-        .map_err(|e| WeightsError::Format(e.to_string()))?;
-    let bytes = store.get_bytes().map_err(|e| WeightsError::Format(e.to_string()))?;
+    module.save_into(&mut store).map_err(|e| BurnpackError::Format(e.to_string()))?;
+    let bytes = store.get_bytes().map_err(|e| BurnpackError::Format(e.to_string()))?;
     Ok(bytes.to_vec())
 }
 
 /// Loads weights into a module of the same architecture. Every tensor of the
 /// module must be present with the right shape, and the file must hold no
 /// tensor the module lacks.
-pub fn load<M: ModuleSnapshot>(mut module: M, bytes: Vec<u8>) -> Result<M, WeightsError> {
-    let mut store = BurnpackStore::from_bytes(Some(Bytes::from_bytes_vec(bytes))).allow_partial(true);
-    let result = module
-        .load_from(&mut store)
-        .map_err(|e| WeightsError::Format(e.to_string()))?;
+pub fn load<M: ModuleSnapshot>(mut module: M, bytes: Vec<u8>) -> Result<M, BurnpackError> {
+    let mut store =
+        BurnpackStore::from_bytes(Some(Bytes::from_bytes_vec(bytes))).allow_partial(true);
+    let result = module.load_from(&mut store).map_err(|e| BurnpackError::Format(e.to_string()))?;
     check_complete(&result)?;
     Ok(module)
 }
 
 /// Turns an incomplete or inconsistent load into an error naming the first few problems.
-pub fn check_complete(result: &ApplyResult) -> Result<(), WeightsError> {
+pub fn check_complete(result: &ApplyResult) -> Result<(), BurnpackError> {
     let mut problems: Vec<String> = Vec::new();
     problems.extend(result.errors.iter().map(|e| e.to_string()));
     problems.extend(result.missing.iter().map(|(path, _)| format!("missing tensor '{path}'")));
@@ -47,5 +44,5 @@ pub fn check_complete(result: &ApplyResult) -> Result<(), WeightsError> {
     let total = problems.len();
     problems.truncate(5);
     let more = if total > 5 { format!(" (and {} more)", total - 5) } else { String::new() };
-    Err(WeightsError::Mismatch(format!("{}{more}", problems.join("; "))))
+    Err(BurnpackError::Mismatch(format!("{}{more}", problems.join("; "))))
 }

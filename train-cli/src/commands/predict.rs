@@ -1,40 +1,42 @@
 //! `dermlens predict`: one CSV row per image with the ensemble's
 //! probabilities, loading the model once for any number of images.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Result, bail};
-use burn::tensor::Device;
 use model::analysis;
 
-use crate::data::images_under;
+use crate::context::Context;
+use crate::data::images::{collect_images, print_unreadable};
 use crate::infer::{self, Inputs};
 
-/// Image files named directly or found (recursively, sorted) in folders.
-pub fn collect_images(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    for p in paths {
-        if p.is_dir() {
-            images_under(p, &mut out)?;
-        } else if p.exists() {
-            out.push(p.clone());
-        } else {
-            bail!("{} does not exist", p.display());
-        }
-    }
-    Ok(out)
+/// Predict image files or folders into a CSV: image, one probability per class, prediction.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Images, or folders searched recursively.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Bundle folder written by `dermlens export`.
+    #[arg(long, default_value = "public/model")]
+    pub model: PathBuf,
+    /// The CSV to write.
+    #[arg(long, default_value = "predictions.csv")]
+    pub out: PathBuf,
 }
 
-pub fn run(paths: &[PathBuf], bundle: &Path, out: &Path) -> Result<()> {
-    let device = Device::flex();
-    let loaded = crate::bundle_dir::load(bundle, &device)?;
+pub fn run(args: Args, ctx: &Context) -> Result<()> {
+    let device = &ctx.device;
+    let loaded = crate::bundle_dir::load(&args.model, device)?;
     let manifest = &loaded.manifest;
-    let files = collect_images(paths)?;
+    let files = collect_images(&args.paths)?;
     if files.is_empty() {
-        bail!("no images found in {}", paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
+        bail!(
+            "no images found in {}",
+            args.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+        );
     }
     let inputs = Inputs::of(manifest);
-    let results = infer::outputs_for_files(&loaded.members, &files, &inputs, &device)?;
+    let results = infer::outputs_for_files(&loaded.members, &files, &inputs, device)?;
 
     let mut writer = csv::Writer::from_writer(Vec::new());
     let mut header = vec!["image".to_string()];
@@ -51,19 +53,17 @@ pub fn run(paths: &[PathBuf], bundle: &Path, out: &Path) -> Result<()> {
                 row.extend(p.probabilities.iter().map(|v| format!("{v:.6}")));
                 row.push(manifest.classes[p.top].code.clone());
                 row.push(p.uncertain.to_string());
-                row.push(p.out_of_distribution.to_string());
+                row.push(p.unfamiliar.to_string());
                 writer.write_record(&row)?;
             }
             Err(reason) => failed.push(format!("{}: {reason}", path.display())),
         }
     }
     let bytes = writer.into_inner().map_err(|e| anyhow::anyhow!("cannot encode the CSV: {e}"))?;
-    crate::files::write_atomic(out, &bytes)?;
-    println!("{} images predicted into {}", files.len() - failed.len(), out.display());
+    crate::files::write_atomic(&args.out, &bytes)?;
+    println!("{} images predicted into {}", files.len() - failed.len(), args.out.display());
     if !failed.is_empty() {
-        for f in failed.iter().take(10) {
-            eprintln!("unreadable: {f}");
-        }
+        print_unreadable(&failed);
         bail!("{} of {} images could not be read", failed.len(), files.len());
     }
     Ok(())

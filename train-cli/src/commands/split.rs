@@ -1,20 +1,39 @@
-//! `dermlens split`: read a dataset, check its images, split it by lesion
-//! and save the split every later command reads.
+//! `dermlens split`: reads a dataset, checks its images, splits it by
+//! lesion and saves the split every later command reads.
 
 use std::path::PathBuf;
 
 use anyhow::Result;
 
+use crate::context::Context;
 use crate::data::{self, Problems, split};
 use crate::progress;
 
-pub struct Options {
+/// Split a dataset into train / validation / test parts by lesion, stratified by class.
+///
+/// Reads HAM10000 (HAM10000_metadata.csv and its image folders), ISIC 2019
+/// (ISIC_2019_Training_GroundTruth.csv) or a folder with one subfolder per class.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Dataset folder (or its CSV file).
     pub dataset: PathBuf,
+    /// Further folders holding the images of a CSV-described dataset.
+    #[arg(long)]
     pub images: Vec<PathBuf>,
+    /// Where to write the split.
+    #[arg(long, default_value = "split.csv")]
     pub out: PathBuf,
+    /// Share of each class's images for validation.
+    #[arg(long, default_value_t = 0.15)]
     pub val: f64,
+    /// Share of each class's images for the final test.
+    #[arg(long, default_value_t = 0.15)]
     pub test: f64,
+    /// Seed of the shuffle that assigns lesions to parts.
+    #[arg(long, default_value_t = 2026)]
     pub seed: u64,
+    /// List and skip missing, unreadable, duplicate or unlabelled images instead of failing.
+    #[arg(long)]
     pub skip_bad: bool,
 }
 
@@ -41,12 +60,13 @@ fn check_images(dataset: &mut data::Dataset, skip_bad: bool) -> Result<()> {
     problems.resolve(skip_bad)
 }
 
-pub fn run(o: &Options) -> Result<()> {
+pub fn run(o: Args, _ctx: &Context) -> Result<()> {
     let mut dataset = data::load(&o.dataset, &o.images, o.skip_bad)?;
     check_images(&mut dataset, o.skip_bad)?;
     let split = split::split(&dataset, o.val, o.test, o.seed)?;
     split::save(&split, &o.out)?;
-    let groups: std::collections::HashSet<&str> = split.samples.iter().map(|(s, _)| s.group.as_str()).collect();
+    let groups: std::collections::HashSet<&str> =
+        split.samples.iter().map(|(s, _)| s.group.as_str()).collect();
     println!(
         "{} images of {} lesions, {} classes, seed {}; split written to {}\n",
         split.samples.len(),
@@ -58,4 +78,3 @@ pub fn run(o: &Options) -> Result<()> {
     print!("{}", split.table());
     Ok(())
 }
-

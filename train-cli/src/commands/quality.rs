@@ -7,21 +7,30 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context as _, Result, bail};
 use image::{Rgb, RgbImage, imageops};
 use model::quality::{self, QualityIssue, QualityMeasures, QualityThresholds};
 
-use crate::data::split::{self, Part};
-use crate::predict::collect_images;
+use crate::context::Context;
+use crate::data::images::{image_files, print_unreadable};
+use crate::data::split::Part;
+use crate::stats::percent;
 
-pub struct Options {
+/// Measure image quality (blur, contrast, exposure) over a folder or split:
+/// percentiles, false flags of the default thresholds, and detection of
+/// degraded copies made in memory.
+#[derive(Debug, clap::Args)]
+pub struct Args {
     /// A folder of images (searched recursively) or a split CSV.
     pub input: PathBuf,
-    /// With a split: only this part.
+    /// With a split CSV: only this part (train, val or test).
+    #[arg(long)]
     pub part: Option<Part>,
     /// Markdown report.
+    #[arg(long, default_value = "quality.md")]
     pub out: PathBuf,
-    /// Optional per-image, per-variant measures.
+    /// Also write every image's measures and issues, per degradation, to this CSV.
+    #[arg(long)]
     pub measures: Option<PathBuf>,
 }
 
@@ -60,7 +69,9 @@ fn flatten(image: &RgbImage) -> RgbImage {
     let mean = mean.map(|m| (m / n.max(1.0)) as f32);
     let mut out = image.clone();
     for px in out.pixels_mut() {
-        *px = Rgb(std::array::from_fn(|c| (mean[c] + 0.25 * (f32::from(px[c]) - mean[c])).round().clamp(0.0, 255.0) as u8));
+        *px = Rgb(std::array::from_fn(|c| {
+            (mean[c] + 0.25 * (f32::from(px[c]) - mean[c])).round().clamp(0.0, 255.0) as u8
+        }));
     }
     out
 }
@@ -104,25 +115,9 @@ pub const DEGRADATIONS: [Degradation; 6] = [
     },
 ];
 
-const ISSUES: [QualityIssue; 4] = [QualityIssue::Blurred, QualityIssue::TooDark, QualityIssue::TooBright, QualityIssue::Flat];
+const ISSUES: [QualityIssue; 4] =
+    [QualityIssue::Blurred, QualityIssue::TooDark, QualityIssue::TooBright, QualityIssue::Flat];
 const PERCENTILES: [f64; 9] = [0.1, 1.0, 5.0, 25.0, 50.0, 75.0, 95.0, 99.0, 99.9];
-
-/// The images of a folder (recursively) or of a split CSV (one part or all),
-/// and a label for reports.
-pub fn image_files(input: &Path, part: Option<Part>) -> Result<(Vec<PathBuf>, String)> {
-    if input.is_file() {
-        let split = split::load(input)?;
-        let (files, what): (Vec<PathBuf>, String) = match part {
-            Some(part) => (split.part(part).into_iter().map(|s| s.path).collect(), format!("{} ({part} part)", input.display())),
-            None => (split.samples.into_iter().map(|(s, _)| s.path).collect(), format!("{} (all parts)", input.display())),
-        };
-        return Ok((files, what));
-    }
-    if part.is_some() {
-        bail!("--part needs a split CSV, and {} is a folder", input.display());
-    }
-    Ok((collect_images(&[input.to_path_buf()])?, input.display().to_string()))
-}
 
 /// Measures and issues of one image and of each degradation of it.
 type Row = Vec<(QualityMeasures, Vec<QualityIssue>)>;
@@ -133,7 +128,7 @@ fn assess_all(image: &RgbImage, thresholds: &QualityThresholds) -> Row {
     row
 }
 
-pub fn run(options: &Options) -> Result<()> {
+pub fn run(options: Args, _ctx: &Context) -> Result<()> {
     let (files, what) = image_files(&options.input, options.part)?;
     if files.is_empty() {
         bail!("no images found in {}", options.input.display());
@@ -153,9 +148,7 @@ pub fn run(options: &Options) -> Result<()> {
         bar.inc(1);
     }
     bar.finish_and_clear();
-    for f in failed.iter().take(10) {
-        eprintln!("unreadable: {f}");
-    }
+    print_unreadable(&failed);
     if rows.is_empty() {
         bail!("none of the {} images could be read", files.len());
     }
@@ -180,7 +173,16 @@ fn issue_list(issues: &[QualityIssue]) -> String {
 
 fn write_measures(path: &Path, rows: &[(PathBuf, Row)]) -> Result<()> {
     let mut writer = csv::Writer::from_writer(Vec::new());
-    writer.write_record(["image", "variant", "sharpness", "contrast", "brightness", "dark_clipped", "bright_clipped", "issues"])?;
+    writer.write_record([
+        "image",
+        "variant",
+        "sharpness",
+        "contrast",
+        "brightness",
+        "dark_clipped",
+        "bright_clipped",
+        "issues",
+    ])?;
     for (file, row) in rows {
         let image = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
         for (v, (m, issues)) in row.iter().enumerate() {
@@ -207,11 +209,16 @@ fn percentile(sorted: &[f32], p: f64) -> f32 {
 }
 
 fn share(count: usize, total: usize) -> String {
-    format!("{:.2}%", 100.0 * count as f64 / total.max(1) as f64)
+    percent(count, total, 2)
 }
 
 /// The Markdown report.
-pub fn report(what: &str, rows: &[(PathBuf, Row)], unreadable: usize, t: &QualityThresholds) -> String {
+pub fn report(
+    what: &str,
+    rows: &[(PathBuf, Row)],
+    unreadable: usize,
+    t: &QualityThresholds,
+) -> String {
     let n = rows.len();
     let mut out = String::new();
     let _ = writeln!(out, "# Image quality: {what}\n");
@@ -224,9 +231,17 @@ pub fn report(what: &str, rows: &[(PathBuf, Row)], unreadable: usize, t: &Qualit
         dark = quality::DARK_CLIP,
         bright = quality::BRIGHT_CLIP,
     );
-    let _ = writeln!(out, "Thresholds (`QualityThresholds::DEFAULT`): sharpness >= {}, contrast >= {}, brightness {}..{}, \
+    let _ = writeln!(
+        out,
+        "Thresholds (`QualityThresholds::DEFAULT`): sharpness >= {}, contrast >= {}, brightness {}..{}, \
         dark-clipped <= {}, bright-clipped <= {}.\n",
-        t.min_sharpness, t.min_contrast, t.min_brightness, t.max_brightness, t.max_dark_clipped, t.max_bright_clipped);
+        t.min_sharpness,
+        t.min_contrast,
+        t.min_brightness,
+        t.max_brightness,
+        t.max_dark_clipped,
+        t.max_bright_clipped
+    );
 
     // False flags on the images as they are.
     let _ = writeln!(out, "## Flags on the original images (false-flag rate)\n");
@@ -240,15 +255,23 @@ pub fn report(what: &str, rows: &[(PathBuf, Row)], unreadable: usize, t: &Qualit
 
     // Detection per degradation.
     let _ = writeln!(out, "## Detection of degraded copies\n");
-    let _ = writeln!(out, "Each image is degraded in memory at its stored resolution, then assessed like a photo.\n");
-    let _ = writeln!(out, "| degradation | how | expected issue | detected | any flag | Blurred | TooDark | TooBright | Flat |");
+    let _ = writeln!(
+        out,
+        "Each image is degraded in memory at its stored resolution, then assessed like a photo.\n"
+    );
+    let _ = writeln!(
+        out,
+        "| degradation | how | expected issue | detected | any flag | Blurred | TooDark | TooBright | Flat |"
+    );
     let _ = writeln!(out, "|---|---|---|---:|---:|---:|---:|---:|---:|");
     for (d, degradation) in DEGRADATIONS.iter().enumerate() {
         let v = d + 1;
-        let count = |f: &dyn Fn(&[QualityIssue]) -> bool| rows.iter().filter(|(_, r)| f(&r[v].1)).count();
+        let count =
+            |f: &dyn Fn(&[QualityIssue]) -> bool| rows.iter().filter(|(_, r)| f(&r[v].1)).count();
         let detected = count(&|i| degradation.expected.iter().any(|e| i.contains(e)));
         let flagged = count(&|i| !i.is_empty());
-        let per: Vec<String> = ISSUES.iter().map(|issue| share(count(&|i| i.contains(issue)), n)).collect();
+        let per: Vec<String> =
+            ISSUES.iter().map(|issue| share(count(&|i| i.contains(issue)), n)).collect();
         let _ = writeln!(
             out,
             "| {} | {} | {} | **{}** | {} | {} |",
@@ -264,7 +287,8 @@ pub fn report(what: &str, rows: &[(PathBuf, Row)], unreadable: usize, t: &Qualit
 
     // Percentiles per measure and variant.
     let _ = writeln!(out, "## Measures (percentiles over the images)\n");
-    let measures: [(&str, fn(&QualityMeasures) -> f32); 5] = [
+    type Measure = (&'static str, fn(&QualityMeasures) -> f32);
+    let measures: [Measure; 5] = [
         ("sharpness (Laplacian variance)", |m| m.sharpness),
         ("contrast (grey std)", |m| m.contrast),
         ("brightness (grey mean)", |m| m.brightness),
@@ -279,7 +303,8 @@ pub fn report(what: &str, rows: &[(PathBuf, Row)], unreadable: usize, t: &Qualit
         for v in 0..=DEGRADATIONS.len() {
             let mut values: Vec<f32> = rows.iter().map(|(_, r)| get(&r[v].0)).collect();
             values.sort_by(f32::total_cmp);
-            let cells: Vec<String> = PERCENTILES.iter().map(|&p| format_value(percentile(&values, p))).collect();
+            let cells: Vec<String> =
+                PERCENTILES.iter().map(|&p| format_value(percentile(&values, p))).collect();
             let _ = writeln!(out, "| {} | {} |", variant_name(v), cells.join(" | "));
         }
         let _ = writeln!(out);
@@ -293,7 +318,11 @@ pub fn report(what: &str, rows: &[(PathBuf, Row)], unreadable: usize, t: &Qualit
         .map(|(p, r)| format!("- {}: {}", p.display(), issue_list(&r[0].1)))
         .collect();
     if !flagged.is_empty() {
-        let _ = writeln!(out, "## Original images flagged{}\n", if any > flagged.len() { " (first 30)" } else { "" });
+        let _ = writeln!(
+            out,
+            "## Original images flagged{}\n",
+            if any > flagged.len() { " (first 30)" } else { "" }
+        );
         let _ = writeln!(out, "{}\n", flagged.join("\n"));
     }
     out

@@ -3,18 +3,32 @@
 //! PNG plots beside it.
 
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::PathBuf;
 
 use anyhow::Result;
-use burn::tensor::Device;
 use model::calibration::softmax;
 use model::ensemble;
 
-use crate::calibrate::{self, part_outputs};
-use crate::data::split::Part;
+use crate::context::Context;
+use crate::data::split::{self, Part};
+use crate::infer::{Inputs, sample_outputs};
 use crate::metrics::{self, Metrics};
 use crate::plot::Plots;
-use crate::train::Run;
+use crate::run_dir::RunDir;
+use crate::stats::share;
+
+/// Evaluate every member and the ensemble on split parts; print and write a Markdown report.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Calibrated run folder.
+    pub run: PathBuf,
+    /// Parts to evaluate, comma-separated (train, val, test).
+    #[arg(long, value_delimiter = ',', default_value = "val,test")]
+    pub parts: Vec<Part>,
+    /// The Markdown report; a JSON copy and the plots go beside it.
+    #[arg(long, default_value = "evaluation.md")]
+    pub out: PathBuf,
+}
 
 fn row(name: &str, part: Part, m: &Metrics, mel: Option<usize>) -> String {
     let f = |v: Option<f64>| v.map(|x| format!("{x:.3}")).unwrap_or_else(|| "-".into());
@@ -38,11 +52,15 @@ fn row(name: &str, part: Part, m: &Metrics, mel: Option<usize>) -> String {
 
 const HEADER: &str = "| model | part | n | accuracy | balanced acc. | macro F1 | MCC | mean AUC | mel recall | malignant sens. | malignant spec. | malignant AUC | NLL | ECE |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|";
 
-pub fn run(run_dir: &Path, parts: &[Part], out: &Path) -> Result<()> {
-    let run = Run::load(run_dir)?;
-    let calibration = calibrate::load(run_dir)?;
-    let device = Device::flex();
-    let members = calibrate::load_members(run_dir, &run, &device)?;
+pub fn run(args: Args, ctx: &Context) -> Result<()> {
+    let (run_dir, parts, out) = (&args.run, &args.parts, &args.out);
+    let dir = RunDir::new(run_dir);
+    let run = dir.load()?;
+    let calibration = dir.load_calibration()?;
+    let device = &ctx.device;
+    let members = dir.load_members(&run, device)?;
+    let split = split::load(&run.options.split)?;
+    let inputs = Inputs::of_run(&run, calibration.flip_tta);
     let malignant: Vec<bool> = run.classes.iter().map(|c| c.malignant).collect();
     let mel = run.classes.iter().position(|c| c.code == "mel");
     let codes: Vec<&str> = run.classes.iter().map(|c| c.code.as_str()).collect();
@@ -51,7 +69,7 @@ pub fn run(run_dir: &Path, parts: &[Part], out: &Path) -> Result<()> {
     let mut details = String::new();
     let mut json = serde_json::Map::new();
     for &part in parts {
-        let outputs = part_outputs(&members, &run, part, calibration.flip_tta, &device)?;
+        let outputs = sample_outputs(&members, &split.part(part), &inputs, device)?;
         let (logits, labels) = (&outputs.logits, &outputs.labels);
         for (m, member_logits) in logits.iter().enumerate() {
             let probs: Vec<Vec<f32>> =
@@ -63,22 +81,40 @@ pub fn run(run_dir: &Path, parts: &[Part], out: &Path) -> Result<()> {
         let predictions: Vec<ensemble::Prediction> = (0..labels.len())
             .map(|i| {
                 let distance = outputs.distance(&calibration.familiarity, i);
-                ensemble::combine(&outputs.sample_logits(i), &calibration.temperatures, &run.classes, &calibration.thresholds, distance)
+                ensemble::combine(
+                    &outputs.sample_logits(i),
+                    &calibration.temperatures,
+                    &run.classes,
+                    &calibration.thresholds,
+                    distance,
+                )
             })
             .collect();
         let probs: Vec<Vec<f32>> = predictions.iter().map(|p| p.probabilities.clone()).collect();
         let metrics = metrics::compute(&probs, labels, &malignant);
-        let flagged = predictions.iter().filter(|p| p.out_of_distribution).count();
+        let flagged = predictions.iter().filter(|p| p.unfamiliar).count();
         let uncertain = predictions.iter().filter(|p| p.uncertain).count();
         table.push(row("**ensemble**", part, &metrics, mel));
         writeln!(details, "\n### Ensemble on the {part} part\n")?;
-        writeln!(details, "| class | precision | recall | F1 | AUC | support |\n|---|---|---|---|---|---|")?;
+        writeln!(
+            details,
+            "| class | precision | recall | F1 | AUC | support |\n|---|---|---|---|---|---|"
+        )?;
         for (c, class) in run.classes.iter().enumerate() {
             let k = &metrics.per_class[c];
             let auc = k.auc.map(|a| format!("{a:.3}")).unwrap_or_else(|| "-".into());
-            writeln!(details, "| {} | {:.3} | {:.3} | {:.3} | {auc} | {} |", class.code, k.precision, k.recall, k.f1, k.support)?;
+            writeln!(
+                details,
+                "| {} | {:.3} | {:.3} | {:.3} | {auc} | {} |",
+                class.code, k.precision, k.recall, k.f1, k.support
+            )?;
         }
-        writeln!(details, "\nConfusion matrix (rows: truth, columns: prediction)\n\n| | {} |\n|---|{}", codes.join(" | "), "---|".repeat(codes.len()))?;
+        writeln!(
+            details,
+            "\nConfusion matrix (rows: truth, columns: prediction)\n\n| | {} |\n|---|{}",
+            codes.join(" | "),
+            "---|".repeat(codes.len())
+        )?;
         for (c, counts) in metrics.confusion.iter().enumerate() {
             let cells: Vec<String> = counts.iter().map(|n| n.to_string()).collect();
             writeln!(details, "| **{}** | {} |", codes[c], cells.join(" | "))?;
@@ -86,11 +122,16 @@ pub fn run(run_dir: &Path, parts: &[Part], out: &Path) -> Result<()> {
         writeln!(details, "\n{}", plots.confusion(part, &metrics.confusion, &codes)?)?;
         writeln!(details, "\n{}", plots.roc(part, &probs, labels, &codes, &malignant)?)?;
         writeln!(details, "\n{}", plots.reliability(part, &probs, labels)?)?;
-        let share = |n: usize| format!("{n} of {} ({:.1}%)", labels.len(), 100.0 * n as f64 / labels.len().max(1) as f64);
-        writeln!(details, "\nMarked uncertain: {}. Marked as not looking like a lesion: {}.", share(uncertain), share(flagged))?;
+        let n = labels.len();
+        writeln!(
+            details,
+            "\nMarked uncertain: {}. Marked as not looking like a lesion: {}.",
+            share(uncertain, n),
+            share(flagged, n)
+        )?;
         json.insert(format!("{part}/ensemble"), serde_json::to_value(&metrics)?);
     }
-    writeln!(details, "\n### Training\n\n{}", plots.training(run_dir, run.options.members)?)?;
+    writeln!(details, "\n### Training\n\n{}", plots.training(&dir, run.options.members)?)?;
     let summary = table.join("\n");
     println!("{summary}");
     let report = format!(
@@ -99,7 +140,10 @@ pub fn run(run_dir: &Path, parts: &[Part], out: &Path) -> Result<()> {
         if calibration.flip_tta { " and flip test-time augmentation" } else { "" }
     );
     crate::files::write_atomic(out, report.as_bytes())?;
-    crate::files::write_atomic(&out.with_extension("json"), serde_json::to_string_pretty(&json)?.as_bytes())?;
+    crate::files::write_atomic(
+        &out.with_extension("json"),
+        serde_json::to_string_pretty(&json)?.as_bytes(),
+    )?;
     println!("\nreport written to {}", out.display());
     Ok(())
 }

@@ -1,6 +1,8 @@
 //! A tiny bitmap font of our own: 5x7 glyphs for printable ASCII, drawn at an
-//! integer scale. Plots need only short labels, so a font file and a text
-//! shaping crate would cost more than they give.
+//! integer scale. The explain panel is a PNG, and rasterising text with a
+//! plotting crate needs a font file that a bare machine does not have; the
+//! panel shows class codes and numbers, which ASCII covers (other characters
+//! are drawn as `?`). The evaluation plots are SVG and show any script.
 
 use super::canvas::{Canvas, Rgb};
 
@@ -117,7 +119,10 @@ pub const GLYPHS: [[u8; 7]; 95] = [
 
 /// The rows of `c`'s glyph and how far down it is drawn; other characters are drawn as `?`.
 pub fn glyph(c: char) -> ([u8; 7], u32) {
-    let index = (c as u32).checked_sub(0x20).filter(|&i| i < GLYPHS.len() as u32).unwrap_or('?' as u32 - 0x20);
+    let index = (c as u32)
+        .checked_sub(0x20)
+        .filter(|&i| i < GLYPHS.len() as u32)
+        .unwrap_or('?' as u32 - 0x20);
     (GLYPHS[index as usize], if DESCENDERS.contains(c) { DESCENT } else { 0 })
 }
 
@@ -157,18 +162,6 @@ pub fn draw_text(canvas: &mut Canvas, x: i64, y: i64, text: &str, scale: u32, co
     for_each_pixel(text, scale, |u, v| canvas.put(x + i64::from(u), y + i64::from(v), colour));
 }
 
-/// Draws `text` horizontally centred on `centre_x`, its top at `y`.
-pub fn draw_text_centred(canvas: &mut Canvas, centre_x: i64, y: i64, text: &str, scale: u32, colour: Rgb) {
-    draw_text(canvas, centre_x - i64::from(text_width(text, scale)) / 2, y, text, scale, colour);
-}
-
-/// Draws `text` turned a quarter left (read from bottom to top, as a
-/// vertical axis title), its box's top-left corner at (`x`, `y`).
-pub fn draw_text_up(canvas: &mut Canvas, x: i64, y: i64, text: &str, scale: u32, colour: Rgb) {
-    let length = i64::from(text_width(text, scale));
-    for_each_pixel(text, scale, |u, v| canvas.put(x + i64::from(v), y + length - 1 - i64::from(u), colour));
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,7 +187,10 @@ mod tests {
         draw_text(&mut canvas, 10, 5, "0", 3, BLACK);
         let pixels = inked(&canvas);
         assert!(!pixels.is_empty());
-        assert!(pixels.iter().all(|&(x, y)| (10..25).contains(&x) && (5..26).contains(&y)), "{pixels:?}");
+        assert!(
+            pixels.iter().all(|&(x, y)| (10..25).contains(&x) && (5..26).contains(&y)),
+            "{pixels:?}"
+        );
         // Its corners are blank (the glyph is round) and its left edge is inked mid-height.
         assert_eq!(canvas.pixel(10, 5), WHITE);
         assert_eq!(canvas.pixel(10, 5 + 3 * 3), BLACK);
@@ -208,18 +204,6 @@ mod tests {
         assert_eq!(bottom, Some(GLYPH_HEIGHT + DESCENT - 1));
         assert_eq!(text_width("ab", 2), 22);
         assert_eq!(text_width("", 2), 0);
-    }
-
-    #[test]
-    fn turned_text_is_the_same_ink_rotated() {
-        let mut flat = Canvas::new(30, 30, WHITE);
-        let mut up = Canvas::new(30, 30, WHITE);
-        draw_text(&mut flat, 0, 0, "Lg", 1, BLACK);
-        draw_text_up(&mut up, 0, 0, "Lg", 1, BLACK);
-        let length = text_width("Lg", 1);
-        let mut rotated: Vec<(u32, u32)> = inked(&flat).into_iter().map(|(u, v)| (v, length - 1 - u)).collect();
-        rotated.sort_by_key(|&(x, y)| (y, x));
-        assert_eq!(rotated, inked(&up));
     }
 
     #[test]

@@ -1,10 +1,10 @@
-//! `dermlens import-backbone`: the ImageNet EfficientNet-Lite0 weights from
-//! the reference PyTorch file, converted once into the project's format.
+//! The ImageNet EfficientNet-Lite0 backbone: read from the reference PyTorch
+//! file (for `import-backbone`), and loaded from its converted burnpack copy
+//! with a fresh head (the start of every training run).
 
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use burn::module::Module;
 use burn::store::{ModuleSnapshot, PytorchStore};
 use burn::tensor::Device;
 use model::classifier::Classifier;
@@ -15,7 +15,8 @@ pub const IMAGENET_CLASSES: usize = 1000;
 /// Reads the reference `.pth` (legacy pickle with strided views; burn's
 /// reader honours strides and offsets) into a classifier with its ImageNet head.
 pub fn read_pth(path: &Path, device: &Device) -> Result<Classifier> {
-    let meta = std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let meta =
+        std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
     if !meta.is_file() {
         bail!("{} is not a file", path.display());
     }
@@ -29,30 +30,30 @@ pub fn read_pth(path: &Path, device: &Device) -> Result<Classifier> {
     let mut classifier = Classifier::new(IMAGENET_CLASSES, device);
     // The pickle reader is third-party code fed arbitrary bytes: a panic in it
     // must still end as an error message.
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| classifier.load_from(&mut store)))
-        .map_err(|_| anyhow::anyhow!("the PyTorch reader failed on this file"))
-        .and_then(|r| r.map_err(|e| anyhow::anyhow!("{e}")))
-        .with_context(|| format!("{} is not a readable PyTorch weight file", path.display()))?;
+    let result =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| classifier.load_from(&mut store)))
+            .map_err(|_| anyhow::anyhow!("the PyTorch reader failed on this file"))
+            .and_then(|r| r.map_err(|e| anyhow::anyhow!("{e}")))
+            .with_context(|| format!("{} is not a readable PyTorch weight file", path.display()))?;
     let mut result = result;
     // PyTorch keeps a batch counter per BatchNorm that inference never uses.
     result.unused.retain(|name| !name.ends_with("num_batches_tracked"));
-    model::weights::check_complete(&result)
+    model::burnpack::check_complete(&result)
         .with_context(|| format!("{} is not the EfficientNet-Lite0 weight file", path.display()))?;
     Ok(classifier)
 }
 
-/// Converts the reference `.pth` into the project's weight file.
-pub fn run(pth: &Path, out: &Path) -> Result<()> {
-    let device = Device::flex();
-    let classifier = read_pth(pth, &device)?;
-    let bytes = model::weights::to_bytes(&classifier)?;
-    crate::files::write_atomic(out, &bytes)?;
-    println!(
-        "imported {} parameters from {} into {} ({} bytes)",
-        classifier.num_params(),
-        pth.display(),
-        out.display(),
-        bytes.len()
-    );
-    Ok(())
+/// Loads the imported backbone into a classifier with a fresh, random head of `num_classes`.
+pub fn initial_classifier(
+    backbone: &Path,
+    num_classes: usize,
+    device: &Device,
+) -> Result<Classifier> {
+    let bytes = std::fs::read(backbone)
+        .with_context(|| format!("cannot read the backbone {}", backbone.display()))?;
+    let imagenet = model::burnpack::load(Classifier::new(IMAGENET_CLASSES, device), bytes)
+        .with_context(|| {
+            format!("{} is not an imported EfficientNet-Lite0 backbone", backbone.display())
+        })?;
+    Ok(Classifier::with_backbone(imagenet.backbone, num_classes, device))
 }

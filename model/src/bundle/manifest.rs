@@ -1,0 +1,157 @@
+//! The bundle's manifest: what the model is (classes, input, normalisation,
+//! members, thresholds, provenance) and which weight files it needs, with
+//! the checks a manifest must pass before any weight is read.
+
+use serde::{Deserialize, Serialize};
+
+use super::BundleError;
+use crate::classes::LesionClass;
+use crate::ensemble::Thresholds;
+use crate::preprocess::Normalization;
+
+/// Identifies the manifest format.
+pub const FORMAT: &str = "dermlens-bundle";
+/// Bumped on any incompatible change of the manifest or weight files.
+pub const VERSION: u32 = 3;
+/// File name of the manifest inside a bundle folder.
+pub const MANIFEST: &str = "manifest.json";
+/// Largest input side a bundle may declare.
+pub const MAX_INPUT: u32 = 1024;
+
+/// How weights of convolutions and linear layers are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Encoding {
+    F32,
+    F16,
+    Int8,
+}
+
+/// One weight file of the bundle.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WeightFile {
+    pub file: String,
+    pub sha256: String,
+    pub bytes: u64,
+}
+
+/// One ensemble member.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Member {
+    pub name: String,
+    pub weights: WeightFile,
+    /// Logits are divided by this before the softmax (fitted on validation data).
+    pub temperature: f32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: String,
+    pub version: u32,
+    pub classes: Vec<LesionClass>,
+    /// Network input `[height, width]`.
+    pub input: [u32; 2],
+    pub normalization: Normalization,
+    pub encoding: Encoding,
+    /// Tensors every member shares, if any.
+    pub shared: Option<WeightFile>,
+    /// The backbone blocks below this index are identical in every member,
+    /// so they can run once per image for the whole ensemble (0: none).
+    #[serde(default)]
+    pub shared_blocks: usize,
+    pub members: Vec<Member>,
+    pub thresholds: Thresholds,
+    /// Average each member over the image and its flips.
+    pub flip_tta: bool,
+    /// Where the model comes from and under which terms.
+    pub provenance: String,
+}
+
+impl Manifest {
+    pub fn from_json(text: &str) -> Result<Self, BundleError> {
+        let manifest: Manifest =
+            serde_json::from_str(text).map_err(|e| BundleError::Manifest(e.to_string()))?;
+        if manifest.format != FORMAT {
+            return Err(BundleError::Manifest(format!(
+                "format is '{}', not '{FORMAT}'",
+                manifest.format
+            )));
+        }
+        if manifest.version != VERSION {
+            return Err(BundleError::Version { found: manifest.version });
+        }
+        if manifest.classes.len() < 2 || manifest.members.is_empty() {
+            return Err(BundleError::Manifest(
+                "it needs at least two classes and one member".into(),
+            ));
+        }
+        if manifest.input.iter().any(|&side| side == 0 || side > MAX_INPUT) {
+            return Err(BundleError::Manifest(format!(
+                "the input size must be 1 to {MAX_INPUT} pixels a side"
+            )));
+        }
+        if manifest
+            .normalization
+            .std
+            .iter()
+            .chain(&manifest.normalization.mean)
+            .any(|v| !v.is_finite())
+            || manifest.normalization.std.contains(&0.0)
+        {
+            return Err(BundleError::Manifest("the normalisation constants are not usable".into()));
+        }
+        for file in manifest.files() {
+            let plain = !file.file.is_empty()
+                && !file.file.starts_with('.')
+                && !file.file.contains(['/', '\\', ':']);
+            if !plain {
+                return Err(BundleError::Manifest(format!(
+                    "'{}' is not a plain file name",
+                    file.file
+                )));
+            }
+        }
+        Ok(manifest)
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// Every weight file the bundle needs, shared first.
+    pub fn files(&self) -> Vec<&WeightFile> {
+        self.shared.iter().chain(self.members.iter().map(|m| &m.weights)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifests_are_checked() {
+        assert!(matches!(Manifest::from_json("{"), Err(BundleError::Manifest(_))));
+        let manifest = Manifest {
+            format: FORMAT.into(),
+            version: VERSION + 1,
+            classes: LesionClass::list(&crate::classes::HAM10000),
+            input: [224, 224],
+            normalization: Normalization::LITE,
+            encoding: Encoding::Int8,
+            shared: None,
+            shared_blocks: 0,
+            members: vec![Member {
+                name: "m".into(),
+                weights: WeightFile { file: "m.bin".into(), sha256: String::new(), bytes: 0 },
+                temperature: 1.0,
+            }],
+            thresholds: Thresholds::default(),
+            flip_tta: true,
+            provenance: String::new(),
+        };
+        assert!(matches!(
+            Manifest::from_json(&manifest.to_json()),
+            Err(BundleError::Version { .. })
+        ));
+    }
+}

@@ -1,0 +1,13 @@
+//! One module per `dermlens` command, each with its `Args` and
+//! `run(args, &context)`, in the order a workflow uses them.
+
+pub mod calibrate;
+pub mod evaluate;
+pub mod explain;
+pub mod export;
+pub mod familiarity;
+pub mod import_backbone;
+pub mod predict;
+pub mod quality;
+pub mod split;
+pub mod train;

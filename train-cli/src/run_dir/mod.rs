@@ -1,0 +1,127 @@
+//! The run folder `dermlens train` writes and every later command reads:
+//!
+//! ```text
+//! <run>/run.json                 the recipe, classes, split checksum, device, versions
+//! <run>/cache/train.bin, val.bin cached frozen-backbone activations
+//! <run>/member-N/checkpoint.bin  everything needed to resume member N exactly
+//! <run>/member-N/best.bpk        member N's kept weights
+//! <run>/member-N/log.csv         one row per finished epoch (see `log`)
+//! <run>/calibration.json         temperatures, thresholds, familiarity (see `calibration`)
+//! ```
+
+pub mod calibration;
+pub mod log;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use burn::tensor::Device;
+use model::classes::LesionClass;
+use model::classifier::Classifier;
+use model::preprocess::Normalization;
+use serde::{Deserialize, Serialize};
+
+use crate::recipe::Recipe;
+
+pub const RUN_FILE: &str = "run.json";
+
+/// A run folder's paths.
+#[derive(Debug, Clone)]
+pub struct RunDir {
+    pub path: PathBuf,
+}
+
+impl RunDir {
+    pub fn new(path: &Path) -> Self {
+        Self { path: path.to_path_buf() }
+    }
+
+    pub fn run_file(&self) -> PathBuf {
+        self.path.join(RUN_FILE)
+    }
+
+    pub fn cache_dir(&self) -> PathBuf {
+        self.path.join("cache")
+    }
+
+    pub fn calibration_file(&self) -> PathBuf {
+        self.path.join(calibration::CALIBRATION_FILE)
+    }
+
+    pub fn member(&self, member: usize) -> MemberDir {
+        MemberDir { path: self.path.join(format!("member-{member}")) }
+    }
+
+    /// The run's description; an error when the folder holds no run.
+    pub fn load(&self) -> Result<Run> {
+        crate::files::read_json(&self.run_file(), || {
+            format!("{} is not a training run folder (no {RUN_FILE})", self.path.display())
+        })
+    }
+
+    pub fn save(&self, run: &Run) -> Result<()> {
+        crate::files::write_atomic(&self.run_file(), serde_json::to_string_pretty(run)?.as_bytes())
+    }
+
+    /// The kept weights of every member of `run`.
+    pub fn load_members(&self, run: &Run, device: &Device) -> Result<Vec<Classifier>> {
+        (0..run.options.members)
+            .map(|m| {
+                let path = self.member(m).best();
+                let bytes = std::fs::read(&path).with_context(|| {
+                    format!("member {m} has no checkpoint ({})", path.display())
+                })?;
+                model::burnpack::load(Classifier::new(run.classes.len(), device), bytes)
+                    .with_context(|| format!("{} does not fit the run", path.display()))
+            })
+            .collect()
+    }
+}
+
+/// One member's folder.
+#[derive(Debug, Clone)]
+pub struct MemberDir {
+    pub path: PathBuf,
+}
+
+impl MemberDir {
+    pub fn checkpoint(&self) -> PathBuf {
+        self.path.join("checkpoint.bin")
+    }
+    pub fn best(&self) -> PathBuf {
+        self.path.join("best.bpk")
+    }
+    pub fn log(&self) -> PathBuf {
+        self.path.join("log.csv")
+    }
+}
+
+/// What later commands need to know about a run (`run.json`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Run {
+    pub options: Recipe,
+    pub classes: Vec<LesionClass>,
+    pub normalization: Normalization,
+    /// sha256 of the split file the run was started on: resuming on another split would leak.
+    #[serde(default)]
+    pub split_sha256: String,
+    /// Seconds spent per member, filled in as members finish.
+    #[serde(default)]
+    pub seconds: Vec<f64>,
+    /// Where it was trained (`--device`) and with what.
+    #[serde(default)]
+    pub device: String,
+    #[serde(default)]
+    pub dermlens_version: String,
+    #[serde(default)]
+    pub burn_version: String,
+}
+
+/// The burn release this build uses (the `=` pin in the workspace manifest).
+pub const BURN_VERSION: &str = "0.22.1";
+
+impl Run {
+    pub fn input(&self) -> [u32; 2] {
+        [self.options.input, self.options.input]
+    }
+}
