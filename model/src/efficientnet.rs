@@ -11,6 +11,8 @@ use burn::store::{ModuleSnapshot, bridge};
 use burn::tensor::module::adaptive_avg_pool2d;
 use burn::tensor::{Device, Tensor};
 
+use crate::ops::{depthwise, relu6};
+
 /// BatchNorm epsilon of the TensorFlow original.
 const BN_EPS: f64 = 1e-3;
 /// PyTorch momentum 0.01 means the running mean moves 1% per batch.
@@ -68,10 +70,6 @@ pub fn lite0_blocks() -> Vec<BlockSpec> {
     blocks
 }
 
-fn relu6(x: Tensor<4>) -> Tensor<4> {
-    x.clamp(0.0, 6.0)
-}
-
 fn conv(
     channels: [usize; 2],
     kernel: usize,
@@ -127,7 +125,7 @@ impl MbConv {
         if let (Some(expand), Some(bn)) = (&self.expand_conv, &self.bn0) {
             x = relu6(bn.forward(expand.forward(x)));
         }
-        x = relu6(self.bn1.forward(self.depthwise_conv.forward(x)));
+        x = relu6(self.bn1.forward(depthwise(&self.depthwise_conv, x)));
         // No activation after the projection: a linear bottleneck.
         x = self.bn2.forward(self.project_conv.forward(x));
         if self.residual { x + input } else { x }

@@ -60,17 +60,46 @@ pub fn energy(logits: &[f32]) -> f32 {
     -(max + logits.iter().map(|&v| (v - max).exp()).sum::<f32>().ln())
 }
 
-/// Combines member logits (already averaged over test-time flips) and the
+/// How each member's logits become probabilities: divided by the member's
+/// temperature, then shifted by one offset per class (the melanoma
+/// operating point), fitted on validation data.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Scaling {
+    pub temperatures: Vec<f32>,
+    /// Added to every member's scaled logits; empty for none.
+    #[serde(default)]
+    pub offsets: Vec<f32>,
+}
+
+impl Scaling {
+    /// Temperatures alone.
+    pub fn temperatures(temperatures: Vec<f32>) -> Self {
+        Self { temperatures, offsets: Vec::new() }
+    }
+
+    /// Member `m`'s probabilities for its `logits`.
+    pub fn probabilities(&self, m: usize, logits: &[f32]) -> Vec<f32> {
+        let t = self.temperatures.get(m).copied().unwrap_or(1.0).max(1e-3);
+        let scaled: Vec<f32> = logits
+            .iter()
+            .enumerate()
+            .map(|(c, &v)| v / t + self.offsets.get(c).copied().unwrap_or(0.0))
+            .collect();
+        softmax(&scaled, 1.0)
+    }
+}
+
+/// Combines member logits (already averaged over test-time views) and the
 /// ensemble's familiarity distance for one image.
 pub fn combine(
     member_logits: &[Vec<f32>],
-    temperatures: &[f32],
+    scaling: &Scaling,
     classes: &[LesionClass],
     thresholds: &Thresholds,
     distance: Option<f32>,
 ) -> Prediction {
     let members: Vec<Vec<f32>> =
-        member_logits.iter().zip(temperatures).map(|(l, &t)| softmax(l, t)).collect();
+        member_logits.iter().enumerate().map(|(m, l)| scaling.probabilities(m, l)).collect();
     let k = classes.len();
     let n = members.len().max(1) as f32;
     let probabilities: Vec<f32> =
@@ -115,7 +144,13 @@ mod tests {
         b[4] = 3.0;
         let mut c = vec![0.0f32; 7];
         c[4] = 5.0;
-        let p = combine(&[a, b, c], &[1.0; 3], &classes, &thresholds, Some(1.0));
+        let p = combine(
+            &[a, b, c],
+            &Scaling::temperatures(vec![1.0; 3]),
+            &classes,
+            &thresholds,
+            Some(1.0),
+        );
         assert_eq!(p.top, 5);
         assert!((p.probabilities.iter().sum::<f32>() - 1.0).abs() < 1e-5);
         assert!((p.agreement - 2.0 / 3.0).abs() < 1e-6);
@@ -132,10 +167,17 @@ mod tests {
         let thresholds =
             Thresholds { min_agreement: 0.5, min_confidence: 0.0, max_familiarity_distance: 3.0 };
         let logits = vec![vec![1.0f32; 7]];
-        assert!(combine(&logits, &[1.0], &classes, &thresholds, Some(3.5)).unfamiliar);
-        assert!(!combine(&logits, &[1.0], &classes, &thresholds, Some(2.5)).unfamiliar);
         assert!(
-            !combine(&logits, &[1.0], &classes, &thresholds, None).unfamiliar,
+            combine(&logits, &Scaling::temperatures(vec![1.0]), &classes, &thresholds, Some(3.5))
+                .unfamiliar
+        );
+        assert!(
+            !combine(&logits, &Scaling::temperatures(vec![1.0]), &classes, &thresholds, Some(2.5))
+                .unfamiliar
+        );
+        assert!(
+            !combine(&logits, &Scaling::temperatures(vec![1.0]), &classes, &thresholds, None)
+                .unfamiliar,
             "no statistics, no flag"
         );
     }

@@ -35,28 +35,57 @@ pub fn mean_map(maps: &[Vec<f32>]) -> Vec<f32> {
     (0..first.len()).map(|i| maps.iter().map(|m| m[i]).sum::<f32>() / n).collect()
 }
 
-/// Bilinear upsampling of a `[h, w]` map to `width` x `height` (pixel
-/// centres aligned, as an image resize does), normalised to [0, 1]. A
-/// constant map (no evidence anywhere) becomes all zeros.
-pub fn upsample(map: &[f32], size: [usize; 2], width: u32, height: u32) -> Vec<f32> {
+/// A `[h, w]` map resampled bilinearly to `to` (pixel centres aligned), not normalised.
+pub fn resample(map: &[f32], size: [usize; 2], to: [usize; 2]) -> Vec<f32> {
+    if size == to {
+        return map.to_vec();
+    }
     let [h, w] = size;
-    let (width, height) = (width as usize, height as usize);
-    let mut out = Vec::with_capacity(width * height);
     let coordinate = |i: usize, out_len: usize, in_len: usize| -> (usize, usize, f32) {
         let x = ((i as f32 + 0.5) * in_len as f32 / out_len as f32 - 0.5)
             .clamp(0.0, (in_len - 1) as f32);
         let lo = x.floor() as usize;
         (lo, (lo + 1).min(in_len - 1), x - lo as f32)
     };
-    for y in 0..height {
-        let (y0, y1, fy) = coordinate(y, height, h);
-        for x in 0..width {
-            let (x0, x1, fx) = coordinate(x, width, w);
+    let mut out = Vec::with_capacity(to[0] * to[1]);
+    for y in 0..to[0] {
+        let (y0, y1, fy) = coordinate(y, to[0], h);
+        for x in 0..to[1] {
+            let (x0, x1, fx) = coordinate(x, to[1], w);
             let top = map[y0 * w + x0] * (1.0 - fx) + map[y0 * w + x1] * fx;
             let bottom = map[y1 * w + x0] * (1.0 - fx) + map[y1 * w + x1] * fx;
             out.push(top * (1.0 - fy) + bottom * fy);
         }
     }
+    out
+}
+
+/// The heat of a map over a whole `width` x `height` photo: the map covers
+/// `region` (`[x, y, width, height]`, the part the network saw), normalised
+/// to [0, 1]; outside it there is none.
+pub fn photo_heat(
+    map: &[f32],
+    size: [usize; 2],
+    width: u32,
+    height: u32,
+    region: [u32; 4],
+) -> Vec<f32> {
+    let [rx, ry, rw, rh] = region;
+    let inside = upsample(map, size, rw, rh);
+    let mut out = vec![0.0; width as usize * height as usize];
+    for y in 0..rh.min(height.saturating_sub(ry)) {
+        for x in 0..rw.min(width.saturating_sub(rx)) {
+            out[((ry + y) * width + rx + x) as usize] = inside[(y * rw + x) as usize];
+        }
+    }
+    out
+}
+
+/// Bilinear upsampling of a `[h, w]` map to `width` x `height` (pixel
+/// centres aligned, as an image resize does), normalised to [0, 1]. A
+/// constant map (no evidence anywhere) becomes all zeros.
+pub fn upsample(map: &[f32], size: [usize; 2], width: u32, height: u32) -> Vec<f32> {
+    let mut out = resample(map, size, [height as usize, width as usize]);
     let (lo, hi) =
         out.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
     let range = hi - lo;

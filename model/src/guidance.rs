@@ -62,8 +62,7 @@ fn with_article(noun: &str) -> String {
 mod tests {
     use super::*;
     use crate::classes::HAM10000;
-    use crate::ensemble::Thresholds;
-    use crate::ensemble::combine;
+    use crate::ensemble::{Scaling, Thresholds, combine};
 
     fn predict(top: usize, strength: f32) -> Prediction {
         let classes = LesionClass::list(&HAM10000);
@@ -71,7 +70,7 @@ mod tests {
         logits[top] = strength;
         combine(
             &[logits.clone(), logits],
-            &[1.0, 1.0],
+            &Scaling::temperatures(vec![1.0, 1.0]),
             &classes,
             &Thresholds {
                 min_agreement: 0.5,

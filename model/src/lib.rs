@@ -14,5 +14,8 @@ pub mod ensemble;
 pub mod familiarity;
 pub mod gradcam;
 pub mod guidance;
+pub mod inference;
+pub mod ops;
 pub mod preprocess;
 pub mod quality;
+pub mod tta;

@@ -5,11 +5,16 @@
 //! - The EXIF orientation is applied, so a phone photo is seen upright.
 //! - Every pixel format (grayscale, alpha, 16-bit, CMYK) becomes 8-bit RGB;
 //!   transparent pixels are composited over white.
-//! - The whole frame is resized to the input size without cropping. Lesions
-//!   are not always centred, and a crop of a 4:3 dermoscopy frame would cut
-//!   off a quarter of it; the aspect change is the same in training and use.
+//! - Proportions are kept ([`Geometry::Crop`]): the network sees the centred
+//!   square of the photo, resized to its input. A lesion keeps its shape and
+//!   scale whether the photo is 4:3 dermoscopy, a square phone photo or a
+//!   user's own crop; training crops draw from the same frame (and beyond
+//!   the square, so off-centre lesions are seen too). Earlier bundles
+//!   stretched the whole frame ([`Geometry::Stretch`]); a bundle says which.
 //! - Resizing is bilinear with anti-aliasing (a box pre-reduction first when
 //!   the image is many times larger than the input, to keep phone photos fast).
+//! - Optionally, shades-of-grey colour constancy evens out the light source
+//!   ([`colour_constancy`]), when a bundle was trained so.
 //! - Normalisation is `(value - mean) / std` per channel on the 0..255 scale,
 //!   with the constants the model bundle declares.
 
@@ -150,6 +155,103 @@ fn to_rgb(image: DynamicImage) -> RgbImage {
     rgb
 }
 
+/// How a photo becomes the network's square input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Geometry {
+    /// The centred square of the photo, resized: proportions are kept.
+    #[default]
+    Crop,
+    /// The whole frame resized to the input: proportions change.
+    Stretch,
+}
+
+impl Geometry {
+    /// The part of a `width` x `height` photo the network sees, as
+    /// `[x, y, width, height]`.
+    pub fn region(self, width: u32, height: u32) -> [u32; 4] {
+        match self {
+            Self::Stretch => [0, 0, width, height],
+            Self::Crop => {
+                let side = width.min(height);
+                [(width - side) / 2, (height - side) / 2, side, side]
+            }
+        }
+    }
+
+    /// The network's view of `image` at `size` (`[height, width]`).
+    pub fn view(self, image: &RgbImage, size: [u32; 2]) -> RgbImage {
+        let [x, y, w, h] = self.region(image.width(), image.height());
+        if [x, y, w, h] == [0, 0, image.width(), image.height()] {
+            return resize(image, size[1], size[0]);
+        }
+        resize(&imageops::crop_imm(image, x, y, w, h).to_image(), size[1], size[0])
+    }
+}
+
+/// Shades-of-grey colour constancy (Finlayson and Trezzi, 2004): the
+/// gains that make the Minkowski `p`-norm means of the three channels of
+/// `image` equal, as if the light were neutral (1 where a channel is black).
+pub fn colour_constancy_gains(image: &RgbImage, p: f32) -> [f32; 3] {
+    let mut sums = [0.0f64; 3];
+    for px in image.pixels() {
+        for c in 0..3 {
+            sums[c] += f64::from(f32::from(px[c]).powf(p));
+        }
+    }
+    let n = f64::from(image.width() * image.height()).max(1.0);
+    let norms = sums.map(|s| (s / n).powf(1.0 / f64::from(p)));
+    if norms.iter().any(|&v| v <= 0.0) {
+        return [1.0; 3];
+    }
+    let grey = (norms.iter().map(|v| v * v).sum::<f64>() / 3.0).sqrt();
+    norms.map(|v| (grey / v) as f32)
+}
+
+/// Scales each channel of `image` by its gain.
+pub fn apply_gains(image: &mut RgbImage, gains: [f32; 3]) {
+    for px in image.pixels_mut() {
+        for c in 0..3 {
+            px[c] = (f32::from(px[c]) * gains[c]).round().clamp(0.0, 255.0) as u8;
+        }
+    }
+}
+
+/// Corrects `image`'s colours by its own shades-of-grey gains.
+pub fn colour_constancy(image: &mut RgbImage, p: f32) {
+    let gains = colour_constancy_gains(image, p);
+    apply_gains(image, gains);
+}
+
+/// Everything that turns a decoded photo into a network input.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Preparation {
+    pub geometry: Geometry,
+    pub normalization: Normalization,
+    /// Shades-of-grey colour constancy before anything else.
+    pub colour_constancy: bool,
+}
+
+/// The exponent of the shades-of-grey norm.
+pub const COLOUR_CONSTANCY_P: f32 = 6.0;
+
+impl Preparation {
+    /// A decoded photo as normalised planar floats `[3, h, w]` for an input of `size`.
+    pub fn input(&self, photo: &RgbImage, size: [u32; 2]) -> Vec<f32> {
+        let mut view = self.geometry.view(photo, size);
+        if self.colour_constancy {
+            apply_gains(&mut view, self.gains(photo));
+        }
+        to_chw(&view, &self.normalization)
+    }
+
+    /// The colour-constancy gains of a photo: measured on a small copy of
+    /// the network's view, so training and use measure the same.
+    pub fn gains(&self, photo: &RgbImage) -> [f32; 3] {
+        colour_constancy_gains(&self.geometry.view(photo, [64, 64]), COLOUR_CONSTANCY_P)
+    }
+}
+
 /// Resizes the whole frame to `width` x `height` (bilinear, anti-aliased).
 pub fn resize(image: &RgbImage, width: u32, height: u32) -> RgbImage {
     if image.dimensions() == (width, height) {
@@ -178,14 +280,13 @@ pub fn to_chw(image: &RgbImage, norm: &Normalization) -> Vec<f32> {
     out
 }
 
-/// Decodes, resizes and normalises one image for a network of the given input size.
+/// Decodes one image and prepares it for a network of the given input size.
 pub fn prepare(
     bytes: &[u8],
     size: [u32; 2],
-    norm: &Normalization,
+    preparation: &Preparation,
 ) -> Result<Vec<f32>, PreprocessError> {
-    let image = decode(bytes)?;
-    Ok(to_chw(&resize(&image, size[1], size[0]), norm))
+    Ok(preparation.input(&decode(bytes)?, size))
 }
 
 /// Stacks prepared images (each `[3, h, w]`, all the same size) into a batch tensor.
@@ -334,6 +435,50 @@ mod tests {
             }
         }
         !crc
+    }
+
+    #[test]
+    fn the_crop_keeps_proportions_and_the_stretch_the_frame() {
+        // A 4:3 photo: a dark band on the left, a bright one on the right.
+        let photo = ImageBuffer::from_fn(400, 300, |x, _| {
+            if x < 50 {
+                Rgb([0, 0, 0])
+            } else if x >= 350 {
+                Rgb([255, 255, 255])
+            } else {
+                Rgb([128, 128, 128])
+            }
+        });
+        assert_eq!(Geometry::Crop.region(400, 300), [50, 0, 300, 300]);
+        assert_eq!(Geometry::Crop.region(300, 400), [0, 50, 300, 300]);
+        assert_eq!(Geometry::Stretch.region(400, 300), [0, 0, 400, 300]);
+        let cropped = Geometry::Crop.view(&photo, [100, 100]);
+        assert_eq!(cropped.dimensions(), (100, 100));
+        assert!(cropped.pixels().all(|p| p[0] == 128), "the bands lie outside the square");
+        let stretched = Geometry::Stretch.view(&photo, [100, 100]);
+        assert!(stretched.get_pixel(0, 50)[0] < 10 && stretched.get_pixel(99, 50)[0] > 245);
+        // A square photo is the same either way.
+        let square = gradient(64, 64);
+        assert_eq!(
+            Geometry::Crop.view(&square, [32, 32]),
+            Geometry::Stretch.view(&square, [32, 32])
+        );
+    }
+
+    #[test]
+    fn colour_constancy_makes_a_tinted_grey_grey() {
+        let mut tinted: RgbImage = ImageBuffer::from_fn(8, 8, |x, _| {
+            Rgb([(120 + x) as u8, (90 + x) as u8, (60 + x) as u8])
+        });
+        colour_constancy(&mut tinted, COLOUR_CONSTANCY_P);
+        let px = tinted.get_pixel(4, 4);
+        assert!((i32::from(px[0]) - i32::from(px[2])).abs() <= 2, "{px:?}");
+        let mut black = RgbImage::new(4, 4);
+        colour_constancy(&mut black, COLOUR_CONSTANCY_P);
+        assert!(
+            black.pixels().all(|p| p.0 == [0, 0, 0]),
+            "nothing to correct, nothing divided by zero"
+        );
     }
 
     #[test]

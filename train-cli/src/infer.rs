@@ -1,57 +1,33 @@
-//! Running members over image files: batched, with optional flip
-//! test-time augmentation (the mean of the logits over the image and its
-//! horizontal, vertical and double flips).
+//! Running members over image files, in batches: each file read and
+//! decoded, the members looking at it as `model::inference` prescribes
+//! (input sizes, crop, test-time views), logits and pooled features read back.
 
 use std::path::PathBuf;
 
 use anyhow::Result;
 use burn::tensor::Device;
-use model::analysis;
-use model::bundle::Manifest;
+use image::RgbImage;
 use model::classifier::Classifier;
 use model::familiarity::{self, Familiarity};
-use model::preprocess::{self, Normalization, PreprocessError};
+use model::inference::{self, Looking};
+use model::preprocess;
+use model::tta::Tta;
 
 use crate::data::Sample;
 use crate::progress;
 use crate::run_dir::Run;
 use crate::tensors::rows;
 
-/// Images per forward pass.
+/// Photos per forward pass.
 const BATCH: usize = 16;
 
-pub struct Inputs {
-    pub input: [u32; 2],
-    pub normalization: Normalization,
-    pub flip_tta: bool,
-    /// The members share (frozen, identical) blocks below this index: they
-    /// run once per batch instead of once per member. 0: nothing shared.
-    pub shared_blocks: usize,
+/// How a run's members look at photos, with `tta` views.
+pub fn looking_of_run(run: &Run, tta: Tta) -> Looking {
+    // Fine-tuned members share no blocks.
+    Looking { inputs: run.inputs(), preparation: run.preparation(), tta, shared_blocks: 0 }
 }
 
-impl Inputs {
-    /// What a run prescribes (its members share the frozen blocks below the cut).
-    pub fn of_run(run: &Run, flip_tta: bool) -> Self {
-        Self {
-            input: run.input(),
-            normalization: run.normalization,
-            flip_tta,
-            shared_blocks: run.options.cut,
-        }
-    }
-
-    /// What a bundle's manifest prescribes.
-    pub fn of(manifest: &Manifest) -> Self {
-        Self {
-            input: manifest.input,
-            normalization: manifest.normalization,
-            flip_tta: manifest.flip_tta,
-            shared_blocks: manifest.shared_blocks,
-        }
-    }
-}
-
-/// What the members make of one image (flips averaged).
+/// What the members make of one photo (test-time views averaged).
 #[derive(Debug, Clone)]
 pub struct ImageOutputs {
     /// `[member][class]`.
@@ -60,69 +36,54 @@ pub struct ImageOutputs {
     pub features: Vec<Vec<f32>>,
 }
 
-/// For each prepared image (network input, CHW): every member's logits and features.
-pub fn prepared_outputs(
+/// Every member's outputs for decoded photos.
+pub fn photo_outputs(
     members: &[Classifier],
-    prepared: &[Vec<f32>],
-    inputs: &Inputs,
+    looking: &Looking,
+    photos: &[RgbImage],
     device: &Device,
 ) -> Result<Vec<ImageOutputs>> {
-    let [h, w] = inputs.input;
-    let batch = preprocess::batch(prepared, [h as usize, w as usize], device);
-    let views = analysis::view_count(inputs.flip_tta);
-    let maps = analysis::member_feature_maps(
-        members,
-        analysis::views(batch, inputs.flip_tta),
-        inputs.shared_blocks,
-    );
-    let mut logits = Vec::with_capacity(members.len());
-    let mut features = Vec::with_capacity(members.len());
-    for (member, map) in members.iter().zip(maps) {
-        let pooled = analysis::pooled_mean(map, views);
-        logits.push(rows(member.head.forward(pooled.clone()))?);
-        features.push(rows(pooled)?);
+    let mut out: Vec<ImageOutputs> =
+        photos.iter().map(|_| ImageOutputs { logits: Vec::new(), features: Vec::new() }).collect();
+    for member in inference::run(members, looking, photos, device) {
+        for (k, (logits, features)) in
+            rows(member.logits)?.into_iter().zip(rows(member.pooled)?).enumerate()
+        {
+            out[k].logits.push(logits);
+            out[k].features.push(features);
+        }
     }
-    Ok((0..prepared.len())
-        .map(|k| ImageOutputs {
-            logits: logits.iter().map(|m| m[k].clone()).collect(),
-            features: features.iter().map(|m| m[k].clone()).collect(),
-        })
-        .collect())
+    Ok(out)
 }
 
-/// For each image: every member's outputs, or why the image could not be read.
+/// For each file: every member's outputs, or why it could not be read.
 pub fn outputs_for_files(
     members: &[Classifier],
     files: &[PathBuf],
-    inputs: &Inputs,
+    looking: &Looking,
     device: &Device,
 ) -> Result<Vec<Result<ImageOutputs, String>>> {
-    let [h, w] = inputs.input;
     let bar = progress::bar(files.len() as u64, "predicting");
     let mut out: Vec<Result<ImageOutputs, String>> = Vec::with_capacity(files.len());
     for chunk in files.chunks(BATCH) {
-        let mut prepared = Vec::new();
-        let mut slots = Vec::new();
-        for path in chunk {
-            let result = std::fs::read(path).map_err(|e| e.to_string()).and_then(|bytes| {
-                preprocess::prepare(&bytes, [h, w], &inputs.normalization)
-                    .map_err(|e: PreprocessError| e.to_string())
-            });
-            match result {
-                Ok(p) => {
-                    slots.push(Ok(prepared.len()));
-                    prepared.push(p);
-                }
-                Err(e) => slots.push(Err(e)),
-            }
-        }
-        let per_image = if prepared.is_empty() {
+        let decoded: Vec<Result<RgbImage, String>> = chunk
+            .iter()
+            .map(|path| {
+                std::fs::read(path)
+                    .map_err(|e| e.to_string())
+                    .and_then(|bytes| preprocess::decode(&bytes).map_err(|e| e.to_string()))
+            })
+            .collect();
+        let photos: Vec<RgbImage> =
+            decoded.iter().filter_map(|d| d.as_ref().ok().cloned()).collect();
+        let mut outputs = if photos.is_empty() {
             Vec::new()
         } else {
-            prepared_outputs(members, &prepared, inputs, device)?
-        };
-        for slot in slots {
-            out.push(slot.map(|k| per_image[k].clone()));
+            photo_outputs(members, looking, &photos, device)?
+        }
+        .into_iter();
+        for d in decoded {
+            out.push(d.map(|_| outputs.next().expect("one output per decoded photo")));
         }
         bar.inc(chunk.len() as u64);
     }
@@ -156,11 +117,11 @@ impl SampleOutputs {
 pub fn sample_outputs(
     members: &[Classifier],
     samples: &[Sample],
-    inputs: &Inputs,
+    looking: &Looking,
     device: &Device,
 ) -> Result<SampleOutputs> {
     let files: Vec<PathBuf> = samples.iter().map(|s| s.path.clone()).collect();
-    let results = outputs_for_files(members, &files, inputs, device)?;
+    let results = outputs_for_files(members, &files, looking, device)?;
     let mut out = SampleOutputs {
         logits: vec![Vec::with_capacity(files.len()); members.len()],
         features: vec![Vec::with_capacity(files.len()); members.len()],

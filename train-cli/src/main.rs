@@ -6,7 +6,7 @@ use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use train_cli::commands::{
     calibrate, evaluate, explain, export, familiarity, import_backbone, predict, quality, split,
-    train,
+    sweep, train,
 };
 use train_cli::context::{Context, DeviceChoice};
 
@@ -36,6 +36,7 @@ enum Command {
     ImportBackbone(import_backbone::Args),
     Split(split::Args),
     Train(train::Args),
+    Sweep(sweep::Args),
     Calibrate(calibrate::Args),
     Evaluate(evaluate::Args),
     Export(export::Args),
@@ -60,13 +61,16 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) => error.exit(),
     };
-    if let (Command::Train(args), Some(("train", sub))) = (&mut cli.command, matches.subcommand()) {
-        args.given = given(sub);
+    match (&mut cli.command, matches.subcommand()) {
+        (Command::Train(args), Some((_, sub))) => args.given = given(sub),
+        (Command::Sweep(args), Some((_, sub))) => args.given = given(sub),
+        _ => {}
     }
     let result = Context::new(cli.device).and_then(|ctx| match cli.command {
         Command::ImportBackbone(args) => import_backbone::run(args, &ctx),
         Command::Split(args) => split::run(args, &ctx),
         Command::Train(args) => train::run(args, &ctx),
+        Command::Sweep(args) => sweep::run(args, &ctx),
         Command::Calibrate(args) => calibrate::run(args, &ctx),
         Command::Evaluate(args) => evaluate::run(args, &ctx),
         Command::Export(args) => export::run(args, &ctx),

@@ -1,32 +1,21 @@
 //! A training recipe: every choice `dermlens train` makes, as command-line
 //! options and as the JSON saved in the run folder (`run.json`), so that a
-//! run can be resumed, repeated (`train --config run.json`) and described.
+//! run can be resumed, repeated (`train --config run.json`), swept over
+//! (`dermlens sweep`) and described.
 
 use std::path::PathBuf;
 
+use model::preprocess::Geometry;
 use serde::{Deserialize, Serialize};
 
+/// Per-class loss weights from the class sizes (a second way of balancing:
+/// off by default, kept to measure what counting balance twice costs).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum ClassWeights {
     None,
     Inverse,
     Sqrt,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum Decay {
-    Cosine,
-    /// Divide by 10 at 60% and again at 85% of training.
-    Step,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum LossKind {
-    CrossEntropy,
-    Focal,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, clap::ValueEnum)]
@@ -40,8 +29,27 @@ pub enum Sampling {
     Sqrt,
 }
 
+/// How the photo becomes the network input, as in `model::preprocess`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum GeometryArg {
+    /// The centred square, resized; training crops keep proportions within 3:4 to 4:3.
+    Crop,
+    /// The whole frame squashed to a square (earlier bundles).
+    Stretch,
+}
+
+impl From<GeometryArg> for Geometry {
+    fn from(g: GeometryArg) -> Self {
+        match g {
+            GeometryArg::Crop => Geometry::Crop,
+            GeometryArg::Stretch => Geometry::Stretch,
+        }
+    }
+}
+
 /// Every choice of a training run.
-#[derive(Debug, Clone, Serialize, Deserialize, clap::Args)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
 pub struct Recipe {
     /// Split file written by `dermlens split`.
     #[arg(long, default_value = "split.csv")]
@@ -52,82 +60,134 @@ pub struct Recipe {
     /// Ensemble members (each with its own seed).
     #[arg(long, default_value_t = 3)]
     pub members: usize,
-    /// Network input height and width, in pixels.
-    #[arg(long, default_value_t = 224)]
-    pub input: u32,
-    /// First block that is fine-tuned; the blocks below stay frozen and their output is cached.
-    #[arg(long, default_value_t = 12)]
-    pub cut: usize,
-    /// Cached views per training image: the plain image and augmented copies.
-    #[arg(long, default_value_t = 8)]
-    pub views: usize,
-    /// Largest free rotation of an augmented view, in degrees.
-    #[arg(long, default_value_t = 30.0)]
-    pub max_rotation: f32,
-    /// Smallest zoom of an augmented view (share of the frame kept along each side).
-    #[arg(long, default_value_t = 0.75)]
-    pub min_scale: f32,
-    /// Largest relative change of brightness, contrast and saturation of an augmented view.
-    #[arg(long, default_value_t = 0.1)]
-    pub colour_jitter: f32,
-    /// Epochs of the head alone on frozen features.
-    #[arg(long, default_value_t = 15)]
+    /// Network input side per member, in pixels, comma-separated and reused
+    /// in turn (e.g. 160,192,224 gives three members three sizes).
+    #[arg(long, value_delimiter = ',', default_value = "160")]
+    pub inputs: Vec<u32>,
+    /// How a photo becomes the square input.
+    #[arg(long, value_enum, default_value_t = GeometryArg::Crop)]
+    pub geometry: GeometryArg,
+    /// Shades-of-grey colour constancy before the network (training and use).
+    #[arg(long)]
+    pub colour_constancy: bool,
+    /// Epochs of the head alone on the frozen ImageNet backbone's features (the warm start).
+    #[arg(long, default_value_t = 10)]
     pub head_epochs: usize,
-    /// Peak learning rate of the head stage.
-    #[arg(long, default_value_t = 1e-3)]
+    /// Peak learning rate of the head epochs.
+    #[arg(long, default_value_t = 3e-3)]
     pub head_lr: f64,
-    /// Epochs of the top blocks and head.
+    /// Epochs of the whole network (all blocks, augmentation drawn afresh).
     #[arg(long, default_value_t = 10)]
     pub epochs: usize,
-    /// Peak learning rate of the top blocks and head.
-    #[arg(long, default_value_t = 3e-4)]
+    /// Images an epoch of the whole network draws (0: the train part's size).
+    #[arg(long, default_value_t = 4000)]
+    pub epoch_images: usize,
+    /// Peak learning rate of the whole network.
+    #[arg(long, default_value_t = 1e-3)]
     pub lr: f64,
-    /// Epochs of linear learning-rate warm-up at the start of the top-block stage.
+    /// Epochs of linear learning-rate warm-up before the cosine decay.
     #[arg(long, default_value_t = 1)]
     pub warmup_epochs: usize,
-    /// Learning-rate decay after the warm-up.
-    #[arg(long, value_enum, default_value_t = Decay::Cosine)]
-    pub decay: Decay,
     /// Images per training step.
     #[arg(long, default_value_t = 32)]
     pub batch: usize,
-    /// AdamW weight decay.
-    #[arg(long, default_value_t = 1e-4)]
+    /// AdamW weight decay of convolution and linear weights (never of
+    /// BatchNorm parameters or biases).
+    #[arg(long, default_value_t = 0.02)]
     pub weight_decay: f32,
-    /// Training loss.
-    #[arg(long, value_enum, default_value_t = LossKind::CrossEntropy)]
-    pub loss: LossKind,
-    /// Focusing parameter of the focal loss.
-    #[arg(long, default_value_t = 2.0)]
-    pub gamma: f32,
+    /// Keep the stem (first convolution and its BatchNorm) frozen.
+    #[arg(long)]
+    pub freeze_stem: bool,
+    /// Decay of the exponential moving average of the weights (BatchNorm
+    /// statistics included) per step; 0 keeps the last weights instead.
+    #[arg(long, default_value_t = 0.998)]
+    pub ema: f64,
+    /// Smallest crop area, as a share of the photo's centred square.
+    #[arg(long, default_value_t = 0.35)]
+    pub min_area: f32,
+    /// Largest aspect ratio of a crop (and its inverse the smallest).
+    #[arg(long, default_value_t = 4.0 / 3.0)]
+    pub max_aspect: f32,
+    /// Turn crops by any angle (borders reflected); else only quarter turns.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub rotate: bool,
+    /// Largest relative change of brightness, contrast and saturation.
+    #[arg(long, default_value_t = 0.2)]
+    pub colour_jitter: f32,
+    /// Largest hue rotation, in degrees.
+    #[arg(long, default_value_t = 10.0)]
+    pub hue: f32,
+    /// Augmented views per image drawn once and reused every epoch (the
+    /// earlier recipe's cache); 0 draws every view afresh.
+    #[arg(long, default_value_t = 0)]
+    pub fixed_views: usize,
+    /// How an epoch draws its training images.
+    #[arg(long, value_enum, default_value_t = Sampling::Sqrt)]
+    pub sampling: Sampling,
+    /// Logit adjustment (Menon et al. 2021): the loss adds this times the
+    /// log of the sampled class frequencies to the logits, so the network
+    /// learns balanced scores whatever the sampling; 0 is plain cross-entropy.
+    #[arg(long, default_value_t = 1.0)]
+    pub logit_adjust: f32,
     /// Per-class loss weights from the class sizes.
-    #[arg(long, value_enum, default_value_t = ClassWeights::Sqrt)]
+    #[arg(long, value_enum, default_value_t = ClassWeights::None)]
     pub class_weights: ClassWeights,
     /// Share of the target mass spread uniformly over all classes.
     #[arg(long, default_value_t = 0.1)]
     pub label_smoothing: f32,
-    /// Extra loss per unit of probability a melanoma gives to benign classes.
-    #[arg(long, default_value_t = 0.5)]
-    pub melanoma_cost: f32,
-    /// How an epoch draws its training images.
-    #[arg(long, value_enum, default_value_t = Sampling::Sqrt)]
-    pub sampling: Sampling,
-    /// Thin a class out each epoch, e.g. `nv=0.5` (repeatable).
-    #[arg(long = "downsample", value_name = "CLASS=SHARE", value_parser = parse_keep)]
-    pub downsample: Vec<(String, f32)>,
-    /// Epochs without a better validation balanced accuracy before a stage stops.
-    #[arg(long, default_value_t = 4)]
-    pub patience: usize,
     /// Seed of the run (members, sampling, augmentation).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
 }
 
-fn parse_keep(s: &str) -> Result<(String, f32), String> {
-    let (class, share) = s.split_once('=').ok_or("expected CLASS=SHARE, e.g. nv=0.5")?;
-    let share: f32 = share.parse().map_err(|_| format!("'{share}' is not a number"))?;
-    if !(0.0..=1.0).contains(&share) || share == 0.0 {
-        return Err("the share must be in (0, 1]".into());
+impl Recipe {
+    /// Member `m`'s input side.
+    pub fn input(&self, m: usize) -> u32 {
+        self.inputs[m % self.inputs.len().max(1)]
     }
-    Ok((class.to_string(), share))
+
+    /// Member `m`'s seed.
+    pub fn member_seed(&self, m: usize) -> u64 {
+        self.seed.wrapping_mul(7919).wrapping_add(m as u64)
+    }
+
+    /// Why the recipe cannot be trained, if it cannot.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut check = |ok: bool, what: &str| {
+            if !ok {
+                out.push(what.to_string());
+            }
+        };
+        check(self.members >= 1, "--members must be at least 1");
+        check(!self.inputs.is_empty(), "--inputs needs at least one size");
+        check(
+            self.inputs.iter().all(|&s| (32..=1024).contains(&s)),
+            "--inputs must be 32 to 1024 pixels",
+        );
+        check(self.batch >= 2, "--batch must be at least 2 (BatchNorm needs a batch)");
+        check(self.epochs + self.head_epochs >= 1, "--epochs and --head-epochs cannot both be 0");
+        check(
+            self.lr > 0.0 && self.lr.is_finite() && self.head_lr > 0.0 && self.head_lr.is_finite(),
+            "learning rates must be positive",
+        );
+        check(
+            self.weight_decay >= 0.0 && self.weight_decay.is_finite(),
+            "--weight-decay must be 0 or more",
+        );
+        check((0.0..1.0).contains(&self.ema), "--ema must be in [0, 1)");
+        check(self.min_area > 0.0 && self.min_area <= 1.0, "--min-area must be in (0, 1]");
+        check(
+            self.max_aspect >= 1.0 && self.max_aspect.is_finite(),
+            "--max-aspect must be 1 or more",
+        );
+        check((0.0..1.0).contains(&self.colour_jitter), "--colour-jitter must be in [0, 1)");
+        check((0.0..=180.0).contains(&self.hue), "--hue must be 0 to 180 degrees");
+        check((0.0..1.0).contains(&self.label_smoothing), "--label-smoothing must be in [0, 1)");
+        check(
+            self.logit_adjust >= 0.0 && self.logit_adjust.is_finite(),
+            "--logit-adjust must be 0 or more",
+        );
+        out
+    }
 }

@@ -29,7 +29,7 @@ fn draw(
     let analysis = &shown.reply.analysis;
     let pixels = match analysis.cams.get(class) {
         Some(map) if opacity > 0.0 => {
-            let heat = gradcam::upsample(map, analysis.cam_size, w, h);
+            let heat = gradcam::photo_heat(map, analysis.cam_size, w, h, analysis.cam_region);
             colormap::blend(&shown.photo, &colormap::heat_layer(&heat, w, h), opacity)
         }
         _ => shown.photo.clone(),

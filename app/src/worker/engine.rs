@@ -134,10 +134,12 @@ impl Engine {
     pub async fn analyse(&self, bytes: &[u8]) -> Result<(AnalysisReply, Vec<u8>), String> {
         let started = now_ms();
         let photo = preprocess::decode(bytes).map_err(|e| e.to_string())?;
-        let analysis = self.analyse_photo(&photo).await?;
+        let mut analysis = self.analyse_photo(&photo).await?;
         let guidance =
             model::guidance::guidance(&analysis.prediction, &self.bundle.manifest.classes);
         let (width, height) = display_size(photo.width(), photo.height());
+        // The page shows the photo at display size: so are the heat map's bounds.
+        analysis.cam_region = self.bundle.manifest.geometry.region(width, height);
         let shown = if (width, height) == photo.dimensions() {
             photo
         } else {

@@ -6,8 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use super::BundleError;
 use crate::classes::LesionClass;
-use crate::ensemble::Thresholds;
-use crate::preprocess::Normalization;
+use crate::ensemble::{Scaling, Thresholds};
+use crate::preprocess::{Geometry, Normalization, Preparation};
+use crate::tta::Tta;
 
 /// Identifies the manifest format.
 pub const FORMAT: &str = "dermlens-bundle";
@@ -39,6 +40,8 @@ pub struct WeightFile {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Member {
     pub name: String,
+    /// Network input `[height, width]` (members may differ).
+    pub input: [u32; 2],
     pub weights: WeightFile,
     /// Logits are divided by this before the softmax (fitted on validation data).
     pub temperature: f32,
@@ -49,9 +52,12 @@ pub struct Manifest {
     pub format: String,
     pub version: u32,
     pub classes: Vec<LesionClass>,
-    /// Network input `[height, width]`.
-    pub input: [u32; 2],
+    /// How a photo becomes the square input (crop or stretch).
+    pub geometry: Geometry,
     pub normalization: Normalization,
+    /// Shades-of-grey colour constancy before the network.
+    #[serde(default)]
+    pub colour_constancy: bool,
     pub encoding: Encoding,
     /// Tensors every member shares, if any.
     pub shared: Option<WeightFile>,
@@ -60,9 +66,13 @@ pub struct Manifest {
     #[serde(default)]
     pub shared_blocks: usize,
     pub members: Vec<Member>,
+    /// Added to every member's temperature-scaled logits, one per class
+    /// (the melanoma operating point); empty for none.
+    #[serde(default)]
+    pub offsets: Vec<f32>,
     pub thresholds: Thresholds,
-    /// Average each member over the image and its flips.
-    pub flip_tta: bool,
+    /// The test-time views each member is averaged over.
+    pub tta: Tta,
     /// Where the model comes from and under which terms.
     pub provenance: String,
 }
@@ -85,7 +95,7 @@ impl Manifest {
                 "it needs at least two classes and one member".into(),
             ));
         }
-        if manifest.input.iter().any(|&side| side == 0 || side > MAX_INPUT) {
+        if manifest.members.iter().flat_map(|m| m.input).any(|side| side == 0 || side > MAX_INPUT) {
             return Err(BundleError::Manifest(format!(
                 "the input size must be 1 to {MAX_INPUT} pixels a side"
             )));
@@ -99,6 +109,13 @@ impl Manifest {
             || manifest.normalization.std.contains(&0.0)
         {
             return Err(BundleError::Manifest("the normalisation constants are not usable".into()));
+        }
+        if !(manifest.offsets.is_empty() || manifest.offsets.len() == manifest.classes.len())
+            || manifest.offsets.iter().any(|v| !v.is_finite())
+        {
+            return Err(BundleError::Manifest(
+                "there must be one finite offset per class, or none".into(),
+            ));
         }
         for file in manifest.files() {
             let plain = !file.file.is_empty()
@@ -118,6 +135,23 @@ impl Manifest {
         serde_json::to_string_pretty(self).unwrap_or_default()
     }
 
+    /// How members' logits become probabilities.
+    pub fn scaling(&self) -> Scaling {
+        Scaling {
+            temperatures: self.members.iter().map(|m| m.temperature).collect(),
+            offsets: self.offsets.clone(),
+        }
+    }
+
+    /// How photos are prepared for the members.
+    pub fn preparation(&self) -> Preparation {
+        Preparation {
+            geometry: self.geometry,
+            normalization: self.normalization,
+            colour_constancy: self.colour_constancy,
+        }
+    }
+
     /// Every weight file the bundle needs, shared first.
     pub fn files(&self) -> Vec<&WeightFile> {
         self.shared.iter().chain(self.members.iter().map(|m| &m.weights)).collect()
@@ -135,18 +169,21 @@ mod tests {
             format: FORMAT.into(),
             version: VERSION + 1,
             classes: LesionClass::list(&crate::classes::HAM10000),
-            input: [224, 224],
+            geometry: Geometry::Crop,
             normalization: Normalization::LITE,
+            colour_constancy: false,
             encoding: Encoding::Int8,
             shared: None,
             shared_blocks: 0,
+            offsets: Vec::new(),
             members: vec![Member {
                 name: "m".into(),
+                input: [224, 224],
                 weights: WeightFile { file: "m.bin".into(), sha256: String::new(), bytes: 0 },
                 temperature: 1.0,
             }],
             thresholds: Thresholds::default(),
-            flip_tta: true,
+            tta: Tta::Flips,
             provenance: String::new(),
         };
         assert!(matches!(

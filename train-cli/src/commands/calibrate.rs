@@ -1,18 +1,20 @@
-//! `dermlens calibrate`: one temperature per member and the ensemble's
-//! decision thresholds, fitted on the validation part, and each member's
-//! familiarity statistics, fitted on (a class-capped sample of) the train part.
+//! `dermlens calibrate`: one temperature per member, the melanoma operating
+//! point and the ensemble's decision thresholds, fitted on the validation
+//! part, and each member's familiarity statistics, fitted on (a class-capped
+//! sample of) the train part.
 
 use std::path::PathBuf;
 
 use anyhow::{Context as _, Result, bail};
 use model::calibration;
-use model::ensemble::{self, Thresholds};
+use model::ensemble::{self, Scaling, Thresholds};
 use model::familiarity::Familiarity;
+use model::tta::Tta;
 
 use crate::context::Context;
 use crate::data::Sample;
 use crate::data::split::{self, Part};
-use crate::infer::{Inputs, sample_outputs};
+use crate::infer::{SampleOutputs, looking_of_run, sample_outputs};
 use crate::rng::Rng;
 use crate::run_dir::RunDir;
 use crate::run_dir::calibration::Calibration;
@@ -24,15 +26,101 @@ use crate::stats::quantile;
 pub struct Args {
     /// Run folder written by `dermlens train`.
     pub run: PathBuf,
-    /// Do not average each member over flipped copies of the image.
-    #[arg(long)]
-    pub no_tta: bool,
+    /// Test-time views each member is averaged over.
+    #[arg(long, value_enum, default_value_t = TtaArg::Dihedral)]
+    pub tta: TtaArg,
+    /// The melanoma operating point: `auto` chooses the offset added to the
+    /// melanoma logit on validation (the best balanced accuracy with at least
+    /// 80% of melanomas found and at most 10% of nevi called melanoma, where
+    /// possible), `none` adds none, a number adds that.
+    #[arg(long, default_value = "auto")]
+    pub melanoma_offset: String,
     /// Train images per class (at most) for the not-a-lesion statistics.
     #[arg(long, default_value_t = 400)]
     pub familiarity_per_class: usize,
     /// Principal directions the not-a-lesion statistics keep.
     #[arg(long, default_value_t = 32)]
     pub familiarity_rank: usize,
+}
+
+/// `--tta`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TtaArg {
+    /// The photo alone.
+    None,
+    /// The photo and its three flips.
+    Flips,
+    /// The eight flips and quarter turns.
+    Dihedral,
+}
+
+impl From<TtaArg> for Tta {
+    fn from(t: TtaArg) -> Self {
+        match t {
+            TtaArg::None => Tta::None,
+            TtaArg::Flips => Tta::Flips,
+            TtaArg::Dihedral => Tta::Dihedral,
+        }
+    }
+}
+
+/// Melanoma recall, the share of nevi called melanoma and the balanced
+/// accuracy of the ensemble on `val` under `scaling`.
+pub fn operating_point(
+    val: &SampleOutputs,
+    scaling: &Scaling,
+    classes: &[model::classes::LesionClass],
+) -> (f64, f64, f64) {
+    let unset =
+        Thresholds { min_agreement: 0.0, min_confidence: 0.0, max_familiarity_distance: f32::MAX };
+    let mel = classes.iter().position(|c| c.code == "mel");
+    let nv = classes.iter().position(|c| c.code == "nv");
+    let mut confusion = vec![vec![0usize; classes.len()]; classes.len()];
+    for (i, &y) in val.labels.iter().enumerate() {
+        let p = ensemble::combine(&val.sample_logits(i), scaling, classes, &unset, None);
+        confusion[y][p.top] += 1;
+    }
+    let rate = |row: Option<usize>, col: Option<usize>| match (row, col) {
+        (Some(r), Some(c)) => {
+            confusion[r][c] as f64 / confusion[r].iter().sum::<usize>().max(1) as f64
+        }
+        _ => 0.0,
+    };
+    let present: Vec<usize> =
+        (0..classes.len()).filter(|&c| confusion[c].iter().sum::<usize>() > 0).collect();
+    let balanced =
+        present.iter().map(|&c| rate(Some(c), Some(c))).sum::<f64>() / present.len().max(1) as f64;
+    (rate(mel, mel), rate(nv, mel), balanced)
+}
+
+/// The melanoma logit offset in [-2, 4] (steps of 0.05) with the best
+/// balanced accuracy among those that find at least 80% of melanomas and
+/// call at most 10% of nevi melanoma; failing that, the one that finds the
+/// most melanomas within the nevus limit; failing that, 0.
+fn melanoma_offset(
+    val: &SampleOutputs,
+    temperatures: &[f32],
+    classes: &[model::classes::LesionClass],
+) -> f32 {
+    let Some(mel) = classes.iter().position(|c| c.code == "mel") else { return 0.0 };
+    let mut candidates = Vec::new();
+    for step in -40..=80 {
+        let offset = step as f32 * 0.05;
+        let mut offsets = vec![0.0; classes.len()];
+        offsets[mel] = offset;
+        let scaling = Scaling { temperatures: temperatures.to_vec(), offsets };
+        let (recall, nevi, balanced) = operating_point(val, &scaling, classes);
+        candidates.push((offset, recall, nevi, balanced));
+    }
+    let within: Vec<&(f32, f64, f64, f64)> = candidates.iter().filter(|c| c.2 <= 0.10).collect();
+    let best = |list: Vec<&(f32, f64, f64, f64)>, key: fn(&(f32, f64, f64, f64)) -> (f64, f64)| {
+        list.into_iter()
+            .max_by(|a, b| key(a).partial_cmp(&key(b)).unwrap_or(std::cmp::Ordering::Equal))
+            .map(|c| c.0)
+    };
+    best(within.iter().copied().filter(|c| c.1 >= 0.80).collect(), |c| (c.3, -f64::from(c.0.abs())))
+        .or_else(|| best(within, |c| (c.1, c.3)))
+        .unwrap_or(0.0)
 }
 
 /// At most `per_class` samples of each class, chosen with a fixed seed.
@@ -52,8 +140,8 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
     let run = dir.load()?;
     let device = &ctx.device;
     let members = dir.load_members(&run, device)?;
-    let flip_tta = !args.no_tta;
-    let inputs = Inputs::of_run(&run, flip_tta);
+    let tta = Tta::from(args.tta);
+    let looking = looking_of_run(&run, tta);
 
     let split = split::load(&run.options.split)?;
     let train = capped_per_class(split.part(Part::Train), args.familiarity_per_class);
@@ -61,7 +149,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
         bail!("the train part is empty");
     }
     println!("fitting familiarity statistics on {} train images", train.len());
-    let seen = sample_outputs(&members, &train, &inputs, device)?;
+    let seen = sample_outputs(&members, &train, &looking, device)?;
     let familiarity: Vec<Familiarity> = seen
         .features
         .iter()
@@ -72,13 +160,26 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
         })
         .collect::<Result<_>>()?;
 
-    let val = sample_outputs(&members, &split.part(Part::Val), &inputs, device)?;
+    let val = sample_outputs(&members, &split.part(Part::Val), &looking, device)?;
     let (logits, labels) = (&val.logits, &val.labels);
     if labels.is_empty() {
         bail!("the validation part is empty");
     }
     let temperatures: Vec<f32> =
         logits.iter().map(|l| calibration::fit_temperature(l, labels)).collect();
+    let offset = match args.melanoma_offset.as_str() {
+        "auto" => melanoma_offset(&val, &temperatures, &run.classes),
+        "none" => 0.0,
+        text => text.parse::<f32>().ok().filter(|v| v.is_finite()).with_context(|| {
+            format!("--melanoma-offset must be auto, none or a number, not '{text}'")
+        })?,
+    };
+    let mut offsets = vec![0.0; run.classes.len()];
+    if let Some(mel) = run.classes.iter().position(|c| c.code == "mel") {
+        offsets[mel] = offset;
+    }
+    let scaling = Scaling { temperatures, offsets };
+    let (recall, nevi, balanced) = operating_point(&val, &scaling, &run.classes);
 
     // Combine on validation to place the thresholds.
     let unset =
@@ -87,7 +188,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
         .map(|i| {
             ensemble::combine(
                 &val.sample_logits(i),
-                &temperatures,
+                &scaling,
                 &run.classes,
                 &unset,
                 val.distance(&familiarity, i),
@@ -120,13 +221,17 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
         min_confidence,
         max_familiarity_distance,
     };
-    let calibration = Calibration { temperatures, thresholds, flip_tta, familiarity };
+    let calibration = Calibration { scaling, thresholds, tta, familiarity };
     dir.save_calibration(&calibration)?;
-    for (m, t) in calibration.temperatures.iter().enumerate() {
+    for (m, t) in calibration.scaling.temperatures.iter().enumerate() {
         let before = calibration::nll(&logits[m], labels, 1.0);
         let after = calibration::nll(&logits[m], labels, *t);
         println!("member {m}: temperature {t:.3} (validation NLL {before:.4} -> {after:.4})");
     }
+    println!(
+        "melanoma offset {offset:+.2}: validation melanoma recall {recall:.3}, nevi called melanoma {nevi:.3}, \
+         balanced accuracy {balanced:.3}"
+    );
     let mut seen_distances: Vec<f32> =
         (0..seen.labels.len()).filter_map(|i| seen.distance(&calibration.familiarity, i)).collect();
     println!(

@@ -6,12 +6,11 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use anyhow::Result;
-use model::calibration::softmax;
 use model::ensemble;
 
 use crate::context::Context;
 use crate::data::split::{self, Part};
-use crate::infer::{Inputs, sample_outputs};
+use crate::infer::{looking_of_run, sample_outputs};
 use crate::metrics::{self, Metrics};
 use crate::plot::Plots;
 use crate::run_dir::RunDir;
@@ -60,7 +59,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
     let device = &ctx.device;
     let members = dir.load_members(&run, device)?;
     let split = split::load(&run.options.split)?;
-    let inputs = Inputs::of_run(&run, calibration.flip_tta);
+    let looking = looking_of_run(&run, calibration.tta);
     let malignant: Vec<bool> = run.classes.iter().map(|c| c.malignant).collect();
     let mel = run.classes.iter().position(|c| c.code == "mel");
     let codes: Vec<&str> = run.classes.iter().map(|c| c.code.as_str()).collect();
@@ -69,11 +68,11 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
     let mut details = String::new();
     let mut json = serde_json::Map::new();
     for &part in parts {
-        let outputs = sample_outputs(&members, &split.part(part), &inputs, device)?;
+        let outputs = sample_outputs(&members, &split.part(part), &looking, device)?;
         let (logits, labels) = (&outputs.logits, &outputs.labels);
         for (m, member_logits) in logits.iter().enumerate() {
             let probs: Vec<Vec<f32>> =
-                member_logits.iter().map(|l| softmax(l, calibration.temperatures[m])).collect();
+                member_logits.iter().map(|l| calibration.scaling.probabilities(m, l)).collect();
             let metrics = metrics::compute(&probs, labels, &malignant);
             table.push(row(&format!("member {m}"), part, &metrics, mel));
             json.insert(format!("{part}/member-{m}"), serde_json::to_value(&metrics)?);
@@ -83,7 +82,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
                 let distance = outputs.distance(&calibration.familiarity, i);
                 ensemble::combine(
                     &outputs.sample_logits(i),
-                    &calibration.temperatures,
+                    &calibration.scaling,
                     &run.classes,
                     &calibration.thresholds,
                     distance,
@@ -137,7 +136,10 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
     let report = format!(
         "# Evaluation of {}\n\nProbabilities after temperature scaling{}; the ensemble is the mean of its members.\n\n{summary}\n{details}",
         run_dir.display(),
-        if calibration.flip_tta { " and flip test-time augmentation" } else { "" }
+        match calibration.tta.count() {
+            1 => String::new(),
+            n => format!(" and {n} test-time views"),
+        }
     );
     crate::files::write_atomic(out, report.as_bytes())?;
     crate::files::write_atomic(

@@ -72,7 +72,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
     let dir = RunDir::new(&args.run);
     let run = dir.load()?;
     let calibration = dir.load_calibration()?;
-    if calibration.temperatures.len() != run.options.members
+    if calibration.scaling.temperatures.len() != run.options.members
         || calibration.familiarity.len() != run.options.members
     {
         bail!(
@@ -103,16 +103,18 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
         files.push((file.file.clone(), bytes));
         manifest_members.push(Member {
             name: format!("member-{m}"),
+            input: run.inputs()[m],
             weights: file,
-            temperature: calibration.temperatures[m],
+            temperature: calibration.scaling.temperatures[m],
         });
     }
     let manifest = Manifest {
         format: FORMAT.into(),
         version: VERSION,
         classes: run.classes.clone(),
-        input: run.input(),
+        geometry: run.options.geometry.into(),
         normalization: run.normalization,
+        colour_constancy: run.options.colour_constancy,
         encoding,
         shared: shared_file,
         // Blocks no member changed are stored once and run once.
@@ -120,8 +122,9 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
             &members.iter().map(|m| &m.backbone).collect::<Vec<_>>(),
         ),
         members: manifest_members,
+        offsets: calibration.scaling.offsets.clone(),
         thresholds: calibration.thresholds.clone(),
-        flip_tta: calibration.flip_tta,
+        tta: calibration.tta,
         provenance: provenance.into(),
     };
     std::fs::create_dir_all(out)?;

@@ -14,12 +14,13 @@ use image::{Rgb, RgbImage, imageops};
 use model::analysis;
 use model::bundle::LoadedBundle;
 use model::ensemble::Prediction;
+use model::inference::Looking;
 use model::preprocess;
 
 use crate::context::Context;
 use crate::data::images::image_files;
 use crate::data::split::Part;
-use crate::infer::{self, Inputs};
+use crate::infer;
 use crate::stats::{quantile, share};
 
 /// Measure the not-a-lesion check: how often it flags lesion photos and
@@ -158,21 +159,14 @@ fn with_crops(name: &str, image: &RgbImage) -> Vec<(String, RgbImage)> {
 /// The prediction for each in-memory picture.
 fn predict_pictures(
     bundle: &LoadedBundle,
-    inputs: &Inputs,
     pictures: &[(String, RgbImage)],
     device: &Device,
 ) -> Result<Vec<Prediction>> {
-    let manifest = &bundle.manifest;
-    let [h, w] = manifest.input;
+    let looking = Looking::of(bundle);
     let mut out = Vec::with_capacity(pictures.len());
     for chunk in pictures.chunks(16) {
-        let prepared: Vec<Vec<f32>> = chunk
-            .iter()
-            .map(|(_, image)| {
-                preprocess::to_chw(&preprocess::resize(image, w, h), &manifest.normalization)
-            })
-            .collect();
-        for outputs in infer::prepared_outputs(&bundle.members, &prepared, inputs, device)? {
+        let photos: Vec<RgbImage> = chunk.iter().map(|(_, image)| image.clone()).collect();
+        for outputs in infer::photo_outputs(&bundle.members, &looking, &photos, device)? {
             out.push(analysis::predict(bundle, &outputs.logits, &outputs.features));
         }
     }
@@ -200,9 +194,8 @@ pub fn run(options: Args, ctx: &Context) -> Result<()> {
             options.model.display()
         );
     }
-    let inputs = Inputs::of(manifest);
     let lesions: Vec<Prediction> =
-        infer::outputs_for_files(&bundle.members, &files, &inputs, device)?
+        infer::outputs_for_files(&bundle.members, &files, &Looking::of(&bundle), device)?
             .into_iter()
             .filter_map(Result::ok)
             .map(|outputs| analysis::predict(&bundle, &outputs.logits, &outputs.features))
@@ -217,8 +210,8 @@ pub fn run(options: Args, ctx: &Context) -> Result<()> {
         photos.extend(with_crops(&name, &load_picture(path)?));
     }
     let patterns = synthetic_patterns();
-    let photo_scores = predict_pictures(&bundle, &inputs, &photos, device)?;
-    let pattern_scores = predict_pictures(&bundle, &inputs, &patterns, device)?;
+    let photo_scores = predict_pictures(&bundle, &photos, device)?;
+    let pattern_scores = predict_pictures(&bundle, &patterns, device)?;
     let flags = |predictions: &[Prediction]| rate(predictions.iter().map(|p| p.unfamiliar));
     let distance = |p: &Prediction| p.familiarity_distance.unwrap_or(f32::NAN);
     let median = quantile(&mut lesions.iter().map(distance).collect::<Vec<_>>(), 0.5);

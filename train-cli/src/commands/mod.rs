@@ -10,4 +10,5 @@ pub mod import_backbone;
 pub mod predict;
 pub mod quality;
 pub mod split;
+pub mod sweep;
 pub mod train;

@@ -8,7 +8,9 @@ use model::analysis;
 
 use crate::context::Context;
 use crate::data::images::{collect_images, print_unreadable};
-use crate::infer::{self, Inputs};
+use model::inference::Looking;
+
+use crate::infer;
 
 /// Predict image files or folders into a CSV: image, one probability per class, prediction.
 #[derive(Debug, clap::Args)]
@@ -35,8 +37,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
             args.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
         );
     }
-    let inputs = Inputs::of(manifest);
-    let results = infer::outputs_for_files(&loaded.members, &files, &inputs, device)?;
+    let results = infer::outputs_for_files(&loaded.members, &files, &Looking::of(&loaded), device)?;
 
     let mut writer = csv::Writer::from_writer(Vec::new());
     let mut header = vec!["image".to_string()];

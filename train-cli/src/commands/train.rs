@@ -1,5 +1,6 @@
-//! `dermlens train`: staged transfer learning of an ensemble from the
-//! ImageNet backbone, on a saved split.
+//! `dermlens train`: an ensemble fine-tuned from the ImageNet backbone on a
+//! saved split: per member, the head on the frozen backbone's features,
+//! then the whole network on views drawn afresh every epoch.
 
 use std::path::{Path, PathBuf};
 
@@ -13,12 +14,12 @@ use crate::data::split::{self, Part};
 use crate::recipe::{ClassWeights, Recipe};
 use crate::run_dir::{BURN_VERSION, Run, RunDir};
 use crate::train::augment::Augment;
-use crate::train::cache::{self, CacheSpec};
-use crate::train::fit::{self, FitOptions, StageOptions};
-use crate::train::loss::{LossConfig, inverse_frequency_weights};
+use crate::train::fit::{self, FitOptions, MemberData, StageOptions};
+use crate::train::loss::{LossConfig, inverse_frequency_weights, logit_offsets};
+use crate::train::{checkpoint, features, images, sampler};
 
-/// Train an ensemble from the ImageNet backbone on a split: the head on
-/// cached frozen features, then the top blocks.
+/// Train an ensemble from the ImageNet backbone on a split: per member, the
+/// head on the frozen backbone's features, then the whole network.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
@@ -27,9 +28,13 @@ pub struct Args {
     /// recipe alone); options given on the command line win.
     #[arg(long, value_name = "JSON")]
     pub config: Option<PathBuf>,
-    /// Run folder for caches, checkpoints and logs.
+    /// Run folder for checkpoints and logs.
     #[arg(long)]
     pub out: PathBuf,
+    /// Folder for the frozen backbone's features, which runs on the same
+    /// split and backbone can share (default: the run folder's cache/).
+    #[arg(long)]
+    pub cache_dir: Option<PathBuf>,
     /// Continue the run in --out with its saved recipe, after its last finished epoch.
     #[arg(long)]
     pub resume: bool,
@@ -68,19 +73,6 @@ pub fn merge_config(file: &Path, cli: &Recipe, given: &[String]) -> Result<Recip
         .with_context(|| format!("{} is not a usable recipe", file.display()))
 }
 
-fn validate(recipe: &Recipe) -> Result<()> {
-    if recipe.members == 0 || recipe.batch < 2 || recipe.views == 0 || recipe.patience == 0 {
-        bail!("--members, --views and --patience must be at least 1 and --batch at least 2");
-    }
-    if !(recipe.min_scale > 0.0 && recipe.min_scale <= 1.0) {
-        bail!("--min-scale must be in (0, 1]");
-    }
-    if recipe.cut > 16 {
-        bail!("--cut must be between 0 and 16 (Lite0 has 16 blocks)");
-    }
-    Ok(())
-}
-
 pub fn run(args: Args, ctx: &Context) -> Result<()> {
     let dir = RunDir::new(&args.out);
     let recipe = if args.resume {
@@ -103,15 +95,36 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
         recipe.backbone = std::path::absolute(&recipe.backbone)?;
         recipe
     };
+    train(&recipe, &dir, args.resume, args.cache_dir.as_deref(), ctx)
+}
+
+/// Trains (or resumes) `recipe` in `dir`.
+pub fn train(
+    recipe: &Recipe,
+    dir: &RunDir,
+    resume: bool,
+    cache_dir: Option<&Path>,
+    ctx: &Context,
+) -> Result<()> {
+    let problems = recipe.problems();
+    if !problems.is_empty() {
+        bail!("{}", problems.join("; "));
+    }
     let started = std::time::Instant::now();
-    validate(&recipe)?;
     let split = split::load(&recipe.split)?;
     let classes: Vec<LesionClass> =
         split.classes.iter().map(|c| LesionClass::from_code(c, None)).collect();
-    let normalization = Normalization::LITE;
-    let split_hash = model::bundle::sha256_hex(&std::fs::read(&recipe.split)?);
+    let split_hash = model::bundle::sha256_hex(
+        &std::fs::read(&recipe.split)
+            .with_context(|| format!("cannot read {}", recipe.split.display()))?,
+    );
+    let backbone_bytes = std::fs::read(&recipe.backbone)
+        .with_context(|| format!("cannot read the backbone {}", recipe.backbone.display()))?;
+    let backbone_hash = model::bundle::sha256_hex(&backbone_bytes);
+    let device = &ctx.device;
+    let initial = crate::backbone::initial_classifier(&recipe.backbone, classes.len(), device)?;
     let mut run = match dir.load() {
-        Ok(run) if args.resume => {
+        Ok(run) if resume => {
             if run.split_sha256 != split_hash {
                 bail!(
                     "{} changed since this run started: resuming on it could mix test images into training",
@@ -123,7 +136,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
         _ => Run {
             options: recipe.clone(),
             classes: classes.clone(),
-            normalization,
+            normalization: Normalization::LITE,
             split_sha256: split_hash.clone(),
             seconds: Vec::new(),
             device: ctx.description.clone(),
@@ -131,57 +144,19 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
             burn_version: BURN_VERSION.into(),
         },
     };
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    // Only now, with the inputs checked, does the folder become a run.
+    std::fs::create_dir_all(&dir.path)
+        .with_context(|| format!("cannot create {}", dir.path.display()))?;
     dir.save(&run)?;
 
-    let device = &ctx.device;
-    let initial = crate::backbone::initial_classifier(&recipe.backbone, classes.len(), device)?;
+    let preparation = run.preparation();
     let train_samples = split.part(Part::Train);
     let val_samples = split.part(Part::Val);
-
-    // The cache key names everything its contents depend on.
-    let backbone_hash = model::bundle::sha256_hex(&std::fs::read(&recipe.backbone)?);
-    let key = |part: &str, views: usize| {
-        format!(
-            "{split_hash}:{backbone_hash}:{part}:cut{}:{}px:views{views}:aug{}/{}/{}:seed{}",
-            recipe.cut,
-            recipe.input,
-            recipe.max_rotation,
-            recipe.min_scale,
-            recipe.colour_jitter,
-            recipe.seed
-        )
-    };
-    let spec = |views| CacheSpec {
-        backbone: &initial.backbone,
-        cut: recipe.cut,
-        input: [recipe.input, recipe.input],
-        normalization,
-        views,
-        augment: Augment {
-            max_rotation: recipe.max_rotation,
-            min_scale: recipe.min_scale,
-            colour: recipe.colour_jitter,
-        },
-        seed: recipe.seed,
-        device,
-    };
-    let cache_dir = dir.cache_dir();
-    let train_cache = cache::load_or_build(
-        &train_samples,
-        &spec(recipe.views),
-        &cache_dir.join("train.bin"),
-        &key("train", recipe.views),
-        "caching train",
-    )?;
-    let val_cache = cache::load_or_build(
-        &val_samples,
-        &spec(1),
-        &cache_dir.join("val.bin"),
-        &key("val", 1),
-        "caching val",
-    )?;
+    let largest = recipe.inputs.iter().copied().max().unwrap_or(224);
+    // No view needs more than half again the largest input along the shorter side.
+    let keep = largest + largest / 2;
+    let train = images::load(&train_samples, keep, &preparation, "reading train")?;
+    let val = images::load(&val_samples, keep, &preparation, "reading val")?;
 
     let counts = crate::data::class_counts(&train_samples, classes.len());
     let class_weights = match recipe.class_weights {
@@ -189,56 +164,84 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
         ClassWeights::Inverse => inverse_frequency_weights(&counts, 1.0),
         ClassWeights::Sqrt => inverse_frequency_weights(&counts, 0.5),
     };
-    let mut keep = vec![1.0f32; classes.len()];
-    for (class, share) in &recipe.downsample {
-        let Some(c) = split.classes.iter().position(|x| x == class) else {
-            bail!(
-                "--downsample names '{class}', which is not a class of this split ({})",
-                split.classes.join(", ")
-            );
-        };
-        keep[c] = *share;
-    }
-    let fit_options = FitOptions {
-        head: StageOptions {
-            epochs: recipe.head_epochs,
-            learning_rate: recipe.head_lr,
-            warmup_epochs: 0,
-        },
-        upper: StageOptions {
-            epochs: recipe.epochs,
-            learning_rate: recipe.lr,
-            warmup_epochs: recipe.warmup_epochs,
-        },
-        cut: recipe.cut,
-        batch: recipe.batch,
-        weight_decay: recipe.weight_decay,
-        decay: recipe.decay,
-        sampling: recipe.sampling,
-        keep,
-        loss: LossConfig {
-            kind: recipe.loss,
-            gamma: recipe.gamma,
-            class_weights,
-            label_smoothing: recipe.label_smoothing,
-            melanoma_cost: recipe.melanoma_cost,
-            melanoma: split.classes.iter().position(|c| c == "mel"),
-            benign: classes.iter().map(|c| !c.malignant).collect(),
-        },
-        patience: recipe.patience,
+    let shares = sampler::class_shares(&counts, recipe.sampling);
+    let loss = LossConfig {
+        class_weights,
+        label_smoothing: recipe.label_smoothing,
+        logit_offsets: logit_offsets(&shares, recipe.logit_adjust),
     };
+    let cache = cache_dir.map(Path::to_path_buf).unwrap_or_else(|| dir.cache_dir());
     for member in 0..recipe.members {
         let member_dir = dir.member(member);
-        if fit::is_done(&member_dir) {
+        if checkpoint::is_done(&member_dir) {
             eprintln!("member {member}: already trained");
             continue;
         }
         let member_started = std::time::Instant::now();
+        let input = recipe.input(member);
+        let key = |part: &str| {
+            features::cache_name(
+                part,
+                &[&split_hash, &backbone_hash, &input.to_string(), &format!("{preparation:?}")],
+            )
+        };
+        let train_features = features::load_or_compute(
+            &initial.backbone,
+            &train,
+            input,
+            &preparation,
+            &cache.join(key("train")),
+            device,
+        )?;
+        let val_features = features::load_or_compute(
+            &initial.backbone,
+            &val,
+            input,
+            &preparation,
+            &cache.join(key("val")),
+            device,
+        )?;
+        let options = FitOptions {
+            head: StageOptions {
+                epochs: recipe.head_epochs,
+                learning_rate: recipe.head_lr,
+                warmup_epochs: 0,
+            },
+            full: StageOptions {
+                epochs: recipe.epochs,
+                learning_rate: recipe.lr,
+                warmup_epochs: recipe.warmup_epochs,
+            },
+            batch: recipe.batch,
+            weight_decay: recipe.weight_decay,
+            freeze_stem: recipe.freeze_stem,
+            ema: recipe.ema,
+            epoch_images: recipe.epoch_images,
+            sampling: recipe.sampling,
+            loss: loss.clone(),
+            augment: Augment {
+                geometry: recipe.geometry.into(),
+                min_area: recipe.min_area,
+                max_aspect: recipe.max_aspect,
+                rotate: recipe.rotate,
+                colour: recipe.colour_jitter,
+                hue: recipe.hue,
+            },
+            fixed_views: recipe.fixed_views,
+            input,
+            normalization: run.normalization,
+        };
         // Each member starts from the same backbone with its own random head.
-        let seed = recipe.seed.wrapping_mul(7919).wrapping_add(member as u64);
+        let seed = recipe.member_seed(member);
         device.seed(seed);
         let start = Classifier::with_backbone(initial.backbone.clone(), classes.len(), device);
-        fit::fit_member(&member_dir, start, seed, &train_cache, &val_cache, &fit_options, device)?;
+        let data = MemberData {
+            train: &train,
+            val: &val,
+            train_features: &train_features,
+            val_features: &val_features,
+        };
+        fit::fit_member(&member_dir, start, seed, &data, &options, device)?;
         run.seconds.resize(recipe.members, 0.0);
         run.seconds[member] += member_started.elapsed().as_secs_f64();
         dir.save(&run)?;
@@ -247,7 +250,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
         "trained {} members on {}; run folder {} (session time {:.0} s)",
         recipe.members,
         ctx.description,
-        args.out.display(),
+        dir.path.display(),
         started.elapsed().as_secs_f64()
     );
     Ok(())

@@ -2,8 +2,9 @@
 //! `evaluate` and `export`.
 
 use anyhow::Result;
-use model::ensemble::Thresholds;
+use model::ensemble::{Scaling, Thresholds};
 use model::familiarity::Familiarity;
+use model::tta::Tta;
 use serde::{Deserialize, Serialize};
 
 use super::RunDir;
@@ -12,9 +13,11 @@ pub const CALIBRATION_FILE: &str = "calibration.json";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Calibration {
-    pub temperatures: Vec<f32>,
+    /// Temperatures per member and offsets per class.
+    pub scaling: Scaling,
     pub thresholds: Thresholds,
-    pub flip_tta: bool,
+    /// The test-time views the members are averaged over.
+    pub tta: Tta,
     /// One per member.
     pub familiarity: Vec<Familiarity>,
 }

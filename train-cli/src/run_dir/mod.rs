@@ -2,11 +2,11 @@
 //!
 //! ```text
 //! <run>/run.json                 the recipe, classes, split checksum, device, versions
-//! <run>/cache/train.bin, val.bin cached frozen-backbone activations
+//! <run>/cache/pooled-*.bin       the frozen backbone's features (shareable, see --cache-dir)
 //! <run>/member-N/checkpoint.bin  everything needed to resume member N exactly
-//! <run>/member-N/best.bpk        member N's kept weights
+//! <run>/member-N/weights.bpk     member N's final weights (the weight average)
 //! <run>/member-N/log.csv         one row per finished epoch (see `log`)
-//! <run>/calibration.json         temperatures, thresholds, familiarity (see `calibration`)
+//! <run>/calibration.json         temperatures, offsets, thresholds, views, familiarity
 //! ```
 
 pub mod calibration;
@@ -18,7 +18,7 @@ use anyhow::{Context, Result};
 use burn::tensor::Device;
 use model::classes::LesionClass;
 use model::classifier::Classifier;
-use model::preprocess::Normalization;
+use model::preprocess::{Normalization, Preparation};
 use serde::{Deserialize, Serialize};
 
 use crate::recipe::Recipe;
@@ -67,7 +67,7 @@ impl RunDir {
     pub fn load_members(&self, run: &Run, device: &Device) -> Result<Vec<Classifier>> {
         (0..run.options.members)
             .map(|m| {
-                let path = self.member(m).best();
+                let path = self.member(m).weights();
                 let bytes = std::fs::read(&path).with_context(|| {
                     format!("member {m} has no checkpoint ({})", path.display())
                 })?;
@@ -88,8 +88,8 @@ impl MemberDir {
     pub fn checkpoint(&self) -> PathBuf {
         self.path.join("checkpoint.bin")
     }
-    pub fn best(&self) -> PathBuf {
-        self.path.join("best.bpk")
+    pub fn weights(&self) -> PathBuf {
+        self.path.join("weights.bpk")
     }
     pub fn log(&self) -> PathBuf {
         self.path.join("log.csv")
@@ -121,7 +121,17 @@ pub struct Run {
 pub const BURN_VERSION: &str = "0.22.1";
 
 impl Run {
-    pub fn input(&self) -> [u32; 2] {
-        [self.options.input, self.options.input]
+    /// Each member's input `[height, width]`.
+    pub fn inputs(&self) -> Vec<[u32; 2]> {
+        (0..self.options.members).map(|m| self.options.input(m)).map(|s| [s, s]).collect()
+    }
+
+    /// How photos become the members' inputs.
+    pub fn preparation(&self) -> Preparation {
+        Preparation {
+            geometry: self.options.geometry.into(),
+            normalization: self.normalization,
+            colour_constancy: self.options.colour_constancy,
+        }
     }
 }

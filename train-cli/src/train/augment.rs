@@ -1,47 +1,120 @@
-//! Training-time augmentation of an RGB image already resized to the
-//! network input: a random flip / quarter turn (lesions have no "up"), a
-//! small free rotation, a zoom-and-shift crop and a mild colour jitter, all
-//! in one bilinear resampling pass.
+//! Training views drawn afresh from the decoded photo: a random crop of
+//! random area and aspect from the photo's frame (see `model::preprocess`
+//! for the geometry it mirrors), turned by any angle with reflected
+//! borders, flipped, and jittered in brightness, contrast, saturation and
+//! hue, sampled in one bilinear pass straight into the normalised input.
 
-use image::{Rgb, RgbImage};
+use image::RgbImage;
+use model::preprocess::{Geometry, Normalization};
 
 use crate::rng::Rng;
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Augment {
-    /// Largest free rotation, degrees.
-    pub max_rotation: f32,
-    /// Smallest zoom (share of the frame kept along each side).
-    pub min_scale: f32,
+    pub geometry: Geometry,
+    /// Smallest crop area, as a share of the frame the geometry uses.
+    pub min_area: f32,
+    /// Largest aspect ratio of a crop.
+    pub max_aspect: f32,
+    /// Any angle (else quarter turns only).
+    pub rotate: bool,
     /// Largest relative change of brightness, contrast and saturation.
     pub colour: f32,
+    /// Largest hue rotation, degrees.
+    pub hue: f32,
 }
 
-impl Default for Augment {
-    fn default() -> Self {
-        Self { max_rotation: 30.0, min_scale: 0.75, colour: 0.1 }
-    }
-}
-
-/// A geometric transform from output coordinates to source coordinates,
-/// both normalised to [-1, 1].
+/// Where a view's corners come from: the crop's centre, its two half-axes
+/// (already turned and flipped) in source pixels.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Transform {
-    /// Row-major 2x2 matrix and translation.
-    pub m: [f32; 4],
-    pub t: [f32; 2],
+pub struct Placement {
+    pub centre: [f32; 2],
+    /// Source offset of a step of 1 along the output's x and y axes, over
+    /// the whole output width (so `centre + (u - 0.5) * x + (v - 0.5) * y`).
+    pub x: [f32; 2],
+    pub y: [f32; 2],
 }
 
-impl Transform {
-    #[cfg(test)]
-    pub const IDENTITY: Self = Self { m: [1.0, 0.0, 0.0, 1.0], t: [0.0, 0.0] };
+impl Placement {
+    /// The view `geometry` gives without augmentation.
+    pub fn plain(geometry: Geometry, width: u32, height: u32) -> Self {
+        let [rx, ry, rw, rh] = geometry.region(width, height);
+        let centre = [rx as f32 + rw as f32 / 2.0, ry as f32 + rh as f32 / 2.0];
+        Self { centre, x: [rw as f32, 0.0], y: [0.0, rh as f32] }
+    }
 
-    pub fn apply(&self, u: f32, v: f32) -> (f32, f32) {
-        (self.m[0] * u + self.m[1] * v + self.t[0], self.m[2] * u + self.m[3] * v + self.t[1])
+    /// Source position of output coordinates `(u, v)` in `[0, 1]`.
+    pub fn source(&self, u: f32, v: f32) -> [f32; 2] {
+        let (a, b) = (u - 0.5, v - 0.5);
+        [
+            self.centre[0] + a * self.x[0] + b * self.y[0],
+            self.centre[1] + a * self.x[1] + b * self.y[1],
+        ]
     }
 }
 
-/// Mirrors coordinates back into `[0, n - 1]`.
+/// Colour changes applied to a view.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Colour {
+    pub brightness: f32,
+    pub contrast: f32,
+    pub saturation: f32,
+    /// Radians.
+    pub hue: f32,
+}
+
+impl Colour {
+    pub const NONE: Self = Self { brightness: 1.0, contrast: 1.0, saturation: 1.0, hue: 0.0 };
+}
+
+impl Augment {
+    /// A random crop, turn and flip of a `width` x `height` photo.
+    pub fn placement(&self, width: u32, height: u32, rng: &mut Rng) -> Placement {
+        let [_, _, rw, rh] = self.geometry.region(width, height);
+        let (w, h) = (width as f32, height as f32);
+        let area = self.min_area + rng.unit() * (1.0 - self.min_area);
+        let log_aspect = (rng.unit() * 2.0 - 1.0) * self.max_aspect.ln();
+        let aspect = log_aspect.exp();
+        let (cw, ch) = (rw as f32 * (area * aspect).sqrt(), rh as f32 * (area / aspect).sqrt());
+        // The centre keeps the crop inside the photo where it fits: lesions
+        // off the centre are seen too.
+        let mut centre_along = |size: f32, crop: f32| {
+            if crop < size { crop / 2.0 + rng.unit() * (size - crop) } else { size / 2.0 }
+        };
+        let centre = [centre_along(w, cw), centre_along(h, ch)];
+        let angle = if self.rotate {
+            rng.unit() * std::f32::consts::TAU
+        } else {
+            rng.below(4) as f32 * std::f32::consts::FRAC_PI_2
+        };
+        let flip = if rng.below(2) == 1 { -1.0 } else { 1.0 };
+        let (s, c) = angle.sin_cos();
+        Placement { centre, x: [flip * cw * c, flip * cw * s], y: [-ch * s, ch * c] }
+    }
+
+    /// Random colour changes.
+    pub fn colour(&self, rng: &mut Rng) -> Colour {
+        let mut factor = || 1.0 + (rng.unit() * 2.0 - 1.0) * self.colour;
+        let (brightness, contrast, saturation) = (factor(), factor(), factor());
+        let hue = (rng.unit() * 2.0 - 1.0) * self.hue.to_radians();
+        Colour { brightness, contrast, saturation, hue }
+    }
+
+    /// One random view of `image` as a normalised `[3, size, size]` input.
+    pub fn view(
+        &self,
+        image: &RgbImage,
+        size: u32,
+        normalization: &Normalization,
+        rng: &mut Rng,
+    ) -> Vec<f32> {
+        let placement = self.placement(image.width(), image.height(), rng);
+        let colour = self.colour(rng);
+        render(image, &placement, &colour, size, normalization)
+    }
+}
+
+/// Mirrors a coordinate back into `[0, n - 1]`.
 fn reflect(x: f32, n: u32) -> f32 {
     let max = (n.max(1) - 1) as f32;
     if max == 0.0 {
@@ -52,122 +125,164 @@ fn reflect(x: f32, n: u32) -> f32 {
     if y > max { period - y } else { y }
 }
 
-/// Resamples `image` through `transform` (bilinear, mirrored borders).
-pub fn warp(image: &RgbImage, transform: &Transform) -> RgbImage {
+const LUMA: [f32; 3] = [0.299, 0.587, 0.114];
+
+/// Samples `placement` of `image` (bilinear, reflected borders) into a
+/// normalised `[3, size, size]` input, with `colour` applied.
+pub fn render(
+    image: &RgbImage,
+    placement: &Placement,
+    colour: &Colour,
+    size: u32,
+    normalization: &Normalization,
+) -> Vec<f32> {
     let (w, h) = image.dimensions();
-    let mut out = RgbImage::new(w, h);
-    for (j, i, px) in out.enumerate_pixels_mut() {
-        let u = (j as f32 + 0.5) / w as f32 * 2.0 - 1.0;
-        let v = (i as f32 + 0.5) / h as f32 * 2.0 - 1.0;
-        let (su, sv) = transform.apply(u, v);
-        let x = reflect((su + 1.0) / 2.0 * w as f32 - 0.5, w);
-        let y = reflect((sv + 1.0) / 2.0 * h as f32 - 0.5, h);
+    let n = size as usize;
+    let plane = n * n;
+    let raw = image.as_raw();
+    let mut rgb = vec![[0.0f32; 3]; plane];
+    for (i, out) in rgb.iter_mut().enumerate() {
+        let (row, col) = (i / n, i % n);
+        let [sx, sy] =
+            placement.source((col as f32 + 0.5) / n as f32, (row as f32 + 0.5) / n as f32);
+        // Source pixel centres sit at integer + 0.5.
+        let x = reflect(sx - 0.5, w);
+        let y = reflect(sy - 0.5, h);
         let (x0, y0) = (x.floor() as u32, y.floor() as u32);
         let (x1, y1) = ((x0 + 1).min(w - 1), (y0 + 1).min(h - 1));
         let (fx, fy) = (x - x0 as f32, y - y0 as f32);
-        let mut value = [0u8; 3];
-        for (c, out) in value.iter_mut().enumerate() {
-            let at = |xx: u32, yy: u32| f32::from(image.get_pixel(xx, yy)[c]);
-            let top = at(x0, y0) * (1.0 - fx) + at(x1, y0) * fx;
-            let bottom = at(x0, y1) * (1.0 - fx) + at(x1, y1) * fx;
-            *out = (top * (1.0 - fy) + bottom * fy).round().clamp(0.0, 255.0) as u8;
+        let at = |xx: u32, yy: u32, c: usize| f32::from(raw[((yy * w + xx) * 3) as usize + c]);
+        for (c, value) in out.iter_mut().enumerate() {
+            let top = at(x0, y0, c) * (1.0 - fx) + at(x1, y0, c) * fx;
+            let bottom = at(x0, y1, c) * (1.0 - fx) + at(x1, y1, c) * fx;
+            *value = top * (1.0 - fy) + bottom * fy;
         }
-        *px = Rgb(value);
+    }
+    if *colour != Colour::NONE {
+        apply_colour(&mut rgb, colour);
+    }
+    let mut out = vec![0.0f32; 3 * plane];
+    for (i, px) in rgb.iter().enumerate() {
+        for c in 0..3 {
+            out[c * plane + i] = (px[c] - normalization.mean[c]) / normalization.std[c];
+        }
     }
     out
 }
 
-/// Brightness, contrast and saturation factors around 1.
-pub fn jitter_colour(image: &mut RgbImage, brightness: f32, contrast: f32, saturation: f32) {
-    let n = (image.width() * image.height()).max(1) as f32;
-    let mean: f32 = image.pixels().map(luma).sum::<f32>() / n;
-    for px in image.pixels_mut() {
-        let gray = luma(px);
-        for c in 0..3 {
-            let v = f32::from(px[c]);
-            let saturated = gray + (v - gray) * saturation;
-            let contrasted = mean + (saturated - mean) * contrast;
-            px[c] = (contrasted * brightness).round().clamp(0.0, 255.0) as u8;
+/// Saturation and hue turn the colour around the grey axis; contrast pulls
+/// towards the mean grey; brightness scales; values stay within 0..255.
+fn apply_colour(rgb: &mut [[f32; 3]], colour: &Colour) {
+    let luma = |p: &[f32; 3]| p.iter().zip(LUMA).map(|(v, w)| v * w).sum::<f32>();
+    let mean = rgb.iter().map(luma).sum::<f32>() / rgb.len().max(1) as f32;
+    // Chroma in the plane orthogonal to grey, by two fixed axes (YIQ's I and Q).
+    const I: [f32; 3] = [0.596, -0.274, -0.322];
+    const Q: [f32; 3] = [0.211, -0.523, 0.312];
+    // Back from (Y, I, Q) to RGB.
+    const BACK: [[f32; 3]; 3] = [[1.0, 0.956, 0.621], [1.0, -0.272, -0.647], [1.0, -1.106, 1.703]];
+    let (s, c) = colour.hue.sin_cos();
+    for px in rgb.iter_mut() {
+        let y = luma(px);
+        let i = px.iter().zip(I).map(|(v, w)| v * w).sum::<f32>() * colour.saturation;
+        let q = px.iter().zip(Q).map(|(v, w)| v * w).sum::<f32>() * colour.saturation;
+        let (i, q) = (i * c - q * s, i * s + q * c);
+        let y = mean + (y - mean) * colour.contrast;
+        for (channel, back) in px.iter_mut().zip(BACK) {
+            let v = (back[0] * y + back[1] * i + back[2] * q) * colour.brightness;
+            *channel = v.clamp(0.0, 255.0);
         }
-    }
-}
-
-fn luma(p: &Rgb<u8>) -> f32 {
-    0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2])
-}
-
-impl Augment {
-    /// A random transform: one of the 8 flips / quarter turns, a free
-    /// rotation, a zoom and a shift that keeps the view inside the frame.
-    pub fn random_transform(&self, rng: &mut Rng) -> Transform {
-        let quarter = rng.below(4) as f32 * std::f32::consts::FRAC_PI_2;
-        let flip = if rng.below(2) == 1 { -1.0 } else { 1.0 };
-        let angle = quarter + (rng.unit() * 2.0 - 1.0) * self.max_rotation.to_radians();
-        let (s, c) = angle.sin_cos();
-        // A turned square reaches scale * (|cos| + |sin|): shrink it to stay inside the frame.
-        let reach = c.abs() + s.abs();
-        let scale = (self.min_scale + rng.unit() * (1.0 - self.min_scale)).min(1.0 / reach);
-        let m = [scale * c * flip, -scale * s, scale * s * flip, scale * c];
-        let slack = (1.0 - scale * reach).max(0.0);
-        let t = [(rng.unit() * 2.0 - 1.0) * slack, (rng.unit() * 2.0 - 1.0) * slack];
-        Transform { m, t }
-    }
-
-    /// One augmented view of an input-sized image.
-    pub fn view(&self, image: &RgbImage, rng: &mut Rng) -> RgbImage {
-        let mut out = warp(image, &self.random_transform(rng));
-        let mut factor = || 1.0 + (rng.unit() * 2.0 - 1.0) * self.colour;
-        let (b, c, s) = (factor(), factor(), factor());
-        jitter_colour(&mut out, b, c, s);
-        out
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use image::Rgb;
 
-    fn pattern() -> RgbImage {
-        RgbImage::from_fn(16, 12, |x, y| Rgb([(x * 16) as u8, (y * 20) as u8, ((x + y) * 7) as u8]))
+    const PLAIN: Normalization = Normalization { mean: [0.0; 3], std: [1.0; 3] };
+
+    fn pattern(w: u32, h: u32) -> RgbImage {
+        RgbImage::from_fn(w, h, |x, y| {
+            Rgb([(x * 255 / w) as u8, (y * 255 / h) as u8, ((x + y) % 256) as u8])
+        })
     }
 
-    #[test]
-    fn identity_warp_is_exact_and_a_flip_mirrors() {
-        let image = pattern();
-        assert_eq!(warp(&image, &Transform::IDENTITY), image);
-        let mirrored = warp(&image, &Transform { m: [-1.0, 0.0, 0.0, 1.0], t: [0.0, 0.0] });
-        for (x, y, px) in mirrored.enumerate_pixels() {
-            assert_eq!(px, image.get_pixel(15 - x, y));
+    fn augment() -> Augment {
+        Augment {
+            geometry: Geometry::Crop,
+            min_area: 0.35,
+            max_aspect: 4.0 / 3.0,
+            rotate: true,
+            colour: 0.2,
+            hue: 10.0,
         }
     }
 
     #[test]
-    fn random_views_stay_inside_the_frame() {
-        let augment = Augment { max_rotation: 45.0, min_scale: 0.7, colour: 0.0 };
-        let mut rng = Rng::new(9);
-        for _ in 0..2000 {
-            let t = augment.random_transform(&mut rng);
-            for (u, v) in [(-1.0, -1.0), (-1.0, 1.0), (1.0, -1.0), (1.0, 1.0)] {
-                let (x, y) = t.apply(u, v);
-                assert!(
-                    x.abs() <= 1.0 + 1e-5 && y.abs() <= 1.0 + 1e-5,
-                    "{t:?} maps a corner to ({x}, {y})"
-                );
+    fn the_plain_placement_is_the_preprocessing_view() {
+        // A square photo at its own size: sampling reproduces it exactly.
+        let photo = pattern(16, 16);
+        let placement = Placement::plain(Geometry::Crop, 16, 16);
+        let out = render(&photo, &placement, &Colour::NONE, 16, &PLAIN);
+        for (x, y, px) in photo.enumerate_pixels() {
+            for c in 0..3 {
+                assert!((out[c * 256 + (y * 16 + x) as usize] - f32::from(px[c])).abs() < 1e-3);
             }
         }
+        // A 4:3 photo: the centred square, as `Geometry::Crop` takes it.
+        assert_eq!(Placement::plain(Geometry::Crop, 40, 30).centre, [20.0, 15.0]);
+        assert_eq!(Placement::plain(Geometry::Crop, 40, 30).x, [30.0, 0.0]);
+        assert_eq!(Placement::plain(Geometry::Stretch, 40, 30).x, [40.0, 0.0]);
     }
 
     #[test]
-    fn views_stay_in_range_and_differ() {
-        let image = pattern();
-        let augment = Augment::default();
+    fn crops_keep_their_area_and_aspect_within_bounds() {
+        let a = augment();
+        let mut rng = Rng::new(5);
+        for _ in 0..2000 {
+            let p = a.placement(200, 150, &mut rng);
+            let cw = p.x[0].hypot(p.x[1]);
+            let ch = p.y[0].hypot(p.y[1]);
+            let area = cw * ch / (150.0 * 150.0);
+            assert!((0.35 - 1e-3..=1.0 + 1e-3).contains(&area), "area {area}");
+            assert!(cw / ch <= 4.0 / 3.0 + 1e-3 && ch / cw <= 4.0 / 3.0 + 1e-3, "{cw} x {ch}");
+            // The two axes stay perpendicular: no shear.
+            assert!((p.x[0] * p.y[0] + p.x[1] * p.y[1]).abs() < 1e-2 * cw * ch);
+        }
+    }
+
+    #[test]
+    fn views_differ_stay_in_range_and_reflect_at_the_border() {
+        let a = augment();
         let mut rng = Rng::new(3);
-        let a = augment.view(&image, &mut rng);
-        let b = augment.view(&image, &mut rng);
-        assert_eq!(a.dimensions(), image.dimensions());
-        assert_ne!(a, b);
-        let mut plain = image.clone();
-        jitter_colour(&mut plain, 1.0, 1.0, 1.0);
-        assert_eq!(plain, image, "unit factors change nothing");
+        let photo = pattern(40, 30);
+        let first = a.view(&photo, 24, &PLAIN, &mut rng);
+        let second = a.view(&photo, 24, &PLAIN, &mut rng);
+        assert_ne!(first, second);
+        assert!(first.iter().all(|v| (0.0..=255.0).contains(v)));
+        assert_eq!(reflect(-1.0, 10), 1.0);
+        assert_eq!(reflect(10.0, 10), 8.0);
+        assert_eq!(reflect(3.5, 10), 3.5);
+        assert_eq!(reflect(5.0, 1), 0.0);
+    }
+
+    #[test]
+    fn colour_changes_do_what_they_say() {
+        let mut grey = vec![[100.0f32; 3]; 4];
+        apply_colour(
+            &mut grey,
+            &Colour { brightness: 1.0, contrast: 1.0, saturation: 0.5, hue: 1.0 },
+        );
+        assert!(
+            grey.iter().flatten().all(|v| (v - 100.0).abs() < 0.5),
+            "grey has no hue or saturation: {grey:?}"
+        );
+        let mut red = vec![[200.0f32, 50.0, 50.0]];
+        apply_colour(&mut red, &Colour { saturation: 0.0, ..Colour::NONE });
+        let [r, g, b] = red[0];
+        assert!((r - g).abs() < 0.5 && (g - b).abs() < 0.5, "no saturation is grey: {red:?}");
+        let mut dim = vec![[100.0f32; 3]];
+        apply_colour(&mut dim, &Colour { brightness: 1.2, ..Colour::NONE });
+        assert!((dim[0][0] - 120.0).abs() < 0.5);
     }
 }

@@ -1,36 +1,33 @@
-//! The training loop of one ensemble member through its stages: the head
-//! on cached pooled features, then the top blocks and head on cached
-//! activations. Every epoch ends with a validation pass and one atomic
-//! checkpoint holding the progress, the metrics log, the current and best
-//! weights and the optimizer state, so a killed run resumes exactly after
-//! its last finished epoch. `best.bpk` and `log.csv` are written from it.
+//! The training of one ensemble member: the head on the frozen backbone's
+//! cached features (a warm start that costs seconds), then the whole
+//! network on views drawn afresh every epoch, with a moving average of the
+//! weights. Every epoch ends with a validation pass and one checkpoint, so
+//! a killed run resumes exactly after its last finished epoch; the member's
+//! weights (the average) are written when it is done.
 
 use anyhow::{Context, Result, bail};
-use burn::module::Module;
-use burn::optim::{AdamWConfig, GradientsParams};
+use burn::module::{Module, ParamGroup};
+use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor};
 use model::classifier::Classifier;
-use serde::{Deserialize, Serialize};
+use model::preprocess::{self, Normalization, Preparation};
+use rayon::prelude::*;
 
-use super::cache::FeatureCache;
+use super::augment::Augment;
+use super::checkpoint::{Checkpoint, MemberState, Stage};
+use super::ema::Ema;
+use super::features::Pooled;
+use super::images::Photos;
 use super::loss::{LossConfig, loss};
 use super::sampler::{self, Sampling};
-use super::schedule::{Decay, learning_rate};
+use super::schedule::learning_rate;
 use crate::files::write_atomic;
 use crate::metrics;
 use crate::progress;
 use crate::rng::Rng;
 use crate::run_dir::MemberDir;
-use crate::run_dir::log::{self, LogRow};
+use crate::run_dir::log::LogRow;
 use crate::tensors::rows;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Stage {
-    Head,
-    Upper,
-    Done,
-}
 
 #[derive(Debug, Clone)]
 pub struct StageOptions {
@@ -42,261 +39,240 @@ pub struct StageOptions {
 #[derive(Debug, Clone)]
 pub struct FitOptions {
     pub head: StageOptions,
-    pub upper: StageOptions,
-    pub cut: usize,
+    pub full: StageOptions,
     pub batch: usize,
     pub weight_decay: f32,
-    pub decay: Decay,
+    pub freeze_stem: bool,
+    /// Decay of the weight average per step; 0 keeps the last weights.
+    pub ema: f64,
+    /// Draws per epoch (0: the train part's size).
+    pub epoch_images: usize,
     pub sampling: Sampling,
-    pub keep: Vec<f32>,
     pub loss: LossConfig,
-    /// Stop a stage after this many epochs without a better validation balanced accuracy.
-    pub patience: usize,
+    pub augment: Augment,
+    /// Views per photo drawn once and reused (0: afresh every epoch).
+    pub fixed_views: usize,
+    /// Network input side.
+    pub input: u32,
+    pub normalization: Normalization,
 }
 
-/// What a member's folder records about its progress.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct MemberState {
-    pub seed: u64,
-    pub stage: Stage,
-    /// Epochs finished in the current stage.
-    pub epoch: usize,
-    pub best_balanced_accuracy: f64,
-    pub best: Option<(Stage, usize)>,
-    pub epochs_without_gain: usize,
-    /// The metrics log, one row per finished epoch.
-    pub log: Vec<LogRow>,
+/// What a member trains and validates on.
+pub struct MemberData<'a> {
+    pub train: &'a Photos,
+    pub val: &'a Photos,
+    /// Frozen ImageNet features of the same photos, for the head stage.
+    pub train_features: &'a Pooled,
+    pub val_features: &'a Pooled,
 }
 
-/// Logits of every sample's plain view (view 0), in sample order.
-pub fn cached_logits(
+/// The optimizer: AdamW, with no weight decay on BatchNorm parameters and
+/// biases (decaying a scale or shift towards 0 is no regulariser).
+fn optimizer(weight_decay: f32) -> Result<ModuleOptimizer> {
+    let free = ParamGroup::from_regex(r"(^|\.)bn[0-9]*\.(gamma|beta)$|(^|\.)bias$")
+        .map_err(|e| anyhow::anyhow!("internal: {e:?}"))?;
+    Ok(AdamWConfig::new().with_weight_decay(weight_decay).init().with_group(
+        free,
+        AdamWConfig::new().with_weight_decay(0.0).build(),
+        None,
+    ))
+}
+
+/// The network with the stem frozen, if asked.
+fn trainable(classifier: Classifier, device: &Device, freeze_stem: bool) -> Classifier {
+    let mut model = classifier.fork(device).train();
+    if freeze_stem {
+        model.backbone.conv_stem = model.backbone.conv_stem.no_grad();
+        model.backbone.bn0 = model.backbone.bn0.no_grad();
+    }
+    model
+}
+
+/// Validation figures of `classifier` on the plain views of `photos`.
+fn validate(
     classifier: &Classifier,
-    cache: &FeatureCache,
-    stage: Stage,
-    cut: usize,
+    photos: &Photos,
+    options: &FitOptions,
     device: &Device,
-) -> Result<Vec<Vec<f32>>> {
-    let mut out = Vec::with_capacity(cache.len());
-    let indices: Vec<usize> = (0..cache.len()).collect();
-    for chunk in indices.chunks(64) {
-        let picks: Vec<(usize, usize)> = chunk.iter().map(|&i| (i, 0)).collect();
-        out.extend(rows(forward(classifier, cache, &picks, stage, cut, device))?);
+) -> Result<metrics::Metrics> {
+    let plain = Preparation {
+        geometry: options.augment.geometry,
+        normalization: options.normalization,
+        colour_constancy: false,
+    };
+    let size = options.input;
+    let mut probabilities = Vec::with_capacity(photos.len());
+    for chunk in photos.images.chunks(64) {
+        let inputs: Vec<Vec<f32>> =
+            chunk.par_iter().map(|p| plain.input(p, [size, size])).collect();
+        let batch = preprocess::batch(&inputs, [size as usize, size as usize], device);
+        for row in rows(classifier.forward(batch))? {
+            probabilities.push(model::calibration::softmax(&row, 1.0));
+        }
     }
-    Ok(out)
+    let malignant = vec![false; classifier.num_classes()];
+    Ok(metrics::compute(&probabilities, &photos.labels, &malignant))
 }
 
-fn forward(
+/// Validation figures of the head on cached features.
+fn validate_head(
     classifier: &Classifier,
-    cache: &FeatureCache,
-    picks: &[(usize, usize)],
-    stage: Stage,
-    cut: usize,
+    features: &Pooled,
+    labels: &[usize],
     device: &Device,
-) -> Tensor<2> {
-    match stage {
-        Stage::Head => classifier.classify_pooled(cache.pooled_batch(picks, device)),
-        _ => classifier.classify_features(
-            classifier.backbone.forward_upper(cache.lower_batch(picks, device), cut),
-        ),
+) -> Result<metrics::Metrics> {
+    let all: Vec<usize> = (0..features.len()).collect();
+    let mut probabilities = Vec::with_capacity(all.len());
+    for chunk in all.chunks(512) {
+        for row in rows(classifier.classify_pooled(features.batch(chunk, device)))? {
+            probabilities.push(model::calibration::softmax(&row, 1.0));
+        }
     }
+    Ok(metrics::compute(&probabilities, labels, &vec![false; classifier.num_classes()]))
 }
 
-fn softmax_rows(logits: &[Vec<f32>]) -> Vec<Vec<f32>> {
-    logits.iter().map(|l| model::calibration::softmax(l, 1.0)).collect()
+/// The seed of everything random in one epoch of one stage.
+fn epoch_seed(seed: u64, stage: Stage, epoch: usize) -> u64 {
+    seed.wrapping_mul(1_000_003) ^ ((stage as u64) << 40) ^ epoch as u64
 }
 
-/// Everything a member's training needs to continue, written as one file.
-struct Checkpoint {
-    state: MemberState,
-    last: Vec<u8>,
-    best: Vec<u8>,
-    optimizer: Vec<u8>,
-}
-
-const CHECKPOINT_MAGIC: &[u8; 8] = b"DLCKPT01";
-
-impl Checkpoint {
-    fn to_bytes(&self) -> Result<Vec<u8>> {
-        let state = serde_json::to_vec(&self.state)?;
-        let mut out = CHECKPOINT_MAGIC.to_vec();
-        for part in [&state, &self.last, &self.best, &self.optimizer] {
-            out.extend_from_slice(&(part.len() as u64).to_le_bytes());
-            out.extend_from_slice(part);
-        }
-        Ok(out)
-    }
-
-    fn from_bytes(bytes: &[u8]) -> Option<Self> {
-        let mut at = CHECKPOINT_MAGIC.len();
-        if bytes.get(..at)? != CHECKPOINT_MAGIC {
-            return None;
-        }
-        let mut parts = Vec::with_capacity(4);
-        for _ in 0..4 {
-            let len = u64::from_le_bytes(bytes.get(at..at + 8)?.try_into().ok()?) as usize;
-            at += 8;
-            parts.push(bytes.get(at..at.checked_add(len)?)?.to_vec());
-            at += len;
-        }
-        let optimizer = parts.pop()?;
-        let best = parts.pop()?;
-        let last = parts.pop()?;
-        let state = serde_json::from_slice(&parts.pop()?).ok()?;
-        Some(Self { state, last, best, optimizer })
-    }
-
-    /// Writes the checkpoint, then the files derived from it.
-    fn save(&self, files: &MemberDir) -> Result<()> {
-        write_atomic(&files.checkpoint(), &self.to_bytes()?)?;
-        if !self.best.is_empty() {
-            write_atomic(&files.best(), &self.best)?;
-        }
-        write_atomic(&files.log(), &log::to_csv(&self.state.log)?)
-    }
-}
-
-/// Trains (or resumes) one member; `initial` is the starting network.
+/// Trains (or resumes) one member from `initial`; its weights go to `dir`.
 pub fn fit_member(
-    files: &MemberDir,
+    dir: &MemberDir,
     initial: Classifier,
     seed: u64,
-    train: &FeatureCache,
-    val: &FeatureCache,
+    data: &MemberData,
     options: &FitOptions,
     device: &Device,
 ) -> Result<()> {
-    std::fs::create_dir_all(&files.path)
-        .with_context(|| format!("cannot create {}", files.path.display()))?;
+    std::fs::create_dir_all(&dir.path)
+        .with_context(|| format!("cannot create {}", dir.path.display()))?;
     let autodiff = device.clone().autodiff();
-    let mut checkpoint = match std::fs::read(files.checkpoint()) {
-        Ok(bytes) => {
-            let checkpoint = Checkpoint::from_bytes(&bytes)
-                .with_context(|| format!("{} is damaged", files.checkpoint().display()))?;
-            eprintln!(
-                "{}: resuming at {:?} epoch {}",
-                files.path.display(),
-                checkpoint.state.stage,
-                checkpoint.state.epoch + 1
-            );
+    let num_classes = initial.num_classes();
+    let mut checkpoint = match Checkpoint::load(dir)? {
+        Some(checkpoint) => {
+            let s = &checkpoint.state;
+            eprintln!("{}: resuming at {:?} epoch {}", dir.path.display(), s.stage, s.epoch + 1);
             checkpoint
         }
-        Err(_) => Checkpoint {
-            state: MemberState {
-                seed,
-                stage: Stage::Head,
-                epoch: 0,
-                best_balanced_accuracy: -1.0,
-                best: None,
-                epochs_without_gain: 0,
-                log: Vec::new(),
-            },
-            last: model::burnpack::to_bytes(&initial)?,
-            best: Vec::new(),
+        None => Checkpoint {
+            state: MemberState { seed, stage: Stage::Head, epoch: 0, log: Vec::new() },
+            weights: model::burnpack::to_bytes(&initial)?,
+            average: Vec::new(),
             optimizer: Vec::new(),
         },
     };
-    // Rewrites best.bpk and log.csv in case a kill came between the checkpoint and them.
-    checkpoint.save(files)?;
-    let mut classifier = model::burnpack::load(initial, checkpoint.last.clone())
-        .with_context(|| format!("{} does not fit this network", files.checkpoint().display()))?;
-    let val_labels = val.labels.clone();
-    let num_classes = classifier.num_classes();
+    let mut classifier = model::burnpack::load(initial, checkpoint.weights.clone())
+        .with_context(|| format!("{} does not fit this network", dir.checkpoint().display()))?;
 
     while checkpoint.state.stage != Stage::Done {
-        let state = &mut checkpoint.state;
-        let stage_options = if state.stage == Stage::Head { &options.head } else { &options.upper };
-        if state.epoch >= stage_options.epochs || state.epochs_without_gain >= options.patience {
-            // The next stage starts from the best network so far, with a fresh optimizer.
-            state.stage = if state.stage == Stage::Head { Stage::Upper } else { Stage::Done };
-            state.epoch = 0;
-            state.epochs_without_gain = 0;
-            if !checkpoint.best.is_empty() {
-                checkpoint.last = checkpoint.best.clone();
-                classifier = model::burnpack::load(classifier, checkpoint.last.clone())?;
-            }
+        let stage = checkpoint.state.stage;
+        let stage_options = if stage == Stage::Head { &options.head } else { &options.full };
+        if checkpoint.state.epoch >= stage_options.epochs {
+            // The next stage starts where this one ended, with a fresh optimizer.
+            checkpoint.state.stage = if stage == Stage::Head { Stage::Full } else { Stage::Done };
+            checkpoint.state.epoch = 0;
             checkpoint.optimizer.clear();
-            checkpoint.save(files)?;
+            if checkpoint.state.stage == Stage::Full && options.ema > 0.0 {
+                checkpoint.average = Ema::new(options.ema, &classifier).to_bytes();
+            }
+            if checkpoint.state.stage == Stage::Done {
+                let kept = if checkpoint.average.is_empty() {
+                    classifier.clone()
+                } else {
+                    Ema::from_bytes(&checkpoint.average)?.classifier(num_classes, device)?
+                };
+                write_atomic(&dir.weights(), &model::burnpack::to_bytes(&kept)?)?;
+            }
+            checkpoint.save(dir)?;
             continue;
         }
-        let mut optimizer = AdamWConfig::new().with_weight_decay(options.weight_decay).init();
+        let epoch = checkpoint.state.epoch;
+        let mut rng = Rng::new(epoch_seed(seed, stage, epoch));
+        let order = sampler::epoch(
+            &data.train.labels,
+            num_classes,
+            options.sampling,
+            options.epoch_images,
+            &mut rng,
+        );
+        let batches: Vec<&[usize]> = order.chunks(options.batch).filter(|b| b.len() > 1).collect();
+        let steps = batches.len();
+        let total_steps = stage_options.epochs * steps;
+        let warmup = stage_options.warmup_epochs * steps;
+        let mut optimizer = optimizer(options.weight_decay)?;
         if !checkpoint.optimizer.is_empty() {
             optimizer = optimizer
                 .from_bytes(burn::tensor::Bytes::from_bytes_vec(checkpoint.optimizer.clone()))
                 .map_err(|e| {
                     anyhow::anyhow!(
                         "the optimizer state in {} is damaged: {e:?}",
-                        files.checkpoint().display()
+                        dir.checkpoint().display()
                     )
                 })?;
         }
-        let mut trainable = classifier.fork(&autodiff).train();
-        let epoch = state.epoch;
-        let mut rng =
-            Rng::new(seed.wrapping_mul(1_000_003) ^ ((state.stage as u64) << 40) ^ epoch as u64);
-        let order =
-            sampler::epoch(&train.labels, num_classes, options.sampling, &options.keep, &mut rng);
-        let batches: Vec<&[usize]> = order.chunks(options.batch).filter(|b| b.len() > 1).collect();
-        let steps_per_epoch = batches.len();
-        let total_steps = stage_options.epochs * steps_per_epoch;
-        let warmup = stage_options.warmup_epochs * steps_per_epoch;
-        let bar = progress::bar(
-            steps_per_epoch as u64,
-            &format!("{:?} epoch {}", state.stage, epoch + 1),
-        );
+        let mut average = if checkpoint.average.is_empty() {
+            None
+        } else {
+            Some(Ema::from_bytes(&checkpoint.average)?)
+        };
+        let mut model =
+            trainable(classifier, &autodiff, options.freeze_stem && stage == Stage::Full);
+        let bar = progress::bar(steps as u64, &format!("{stage:?} epoch {}", epoch + 1));
         let started = std::time::Instant::now();
-        let mut loss_sum = 0.0;
-        let mut lr = 0.0;
+        let (mut loss_sum, mut lr) = (0.0, 0.0);
         for (b, batch) in batches.iter().enumerate() {
-            let picks: Vec<(usize, usize)> =
-                batch.iter().map(|&i| (i, rng.below(train.views))).collect();
-            let labels: Vec<usize> = batch.iter().map(|&i| train.labels[i]).collect();
-            let logits = forward(&trainable, train, &picks, state.stage, options.cut, &autodiff);
+            let labels: Vec<usize> = batch.iter().map(|&i| data.train.labels[i]).collect();
+            let logits = match stage {
+                Stage::Head => model.classify_pooled(data.train_features.batch(batch, &autodiff)),
+                _ => {
+                    let input = views(data.train, batch, options, seed, epoch, b, &autodiff);
+                    model.forward(input)
+                }
+            };
             let batch_loss = loss(logits, &labels, &options.loss);
-            let value: f32 = batch_loss
-                .clone()
-                .into_data()
-                .try_into_vec::<f32>()
-                .map_err(|e| anyhow::anyhow!("{e:?}"))?[0];
+            let value =
+                crate::tensors::values(batch_loss.clone())?.first().copied().unwrap_or(f32::NAN);
             if !value.is_finite() {
                 bail!(
-                    "the loss became {value} at {:?} epoch {} batch {}: lower the learning rate; \
+                    "the loss became {value} at {stage:?} epoch {} batch {}: lower the learning rate; \
                      the last good checkpoint is kept in {}",
-                    state.stage,
                     epoch + 1,
                     b + 1,
-                    files.path.display()
+                    dir.path.display()
                 );
             }
             loss_sum += f64::from(value);
-            lr = learning_rate(
-                stage_options.learning_rate,
-                epoch * steps_per_epoch + b,
-                total_steps,
-                warmup,
-                options.decay,
-            );
-            let grads = GradientsParams::from_grads(batch_loss.backward(), &trainable);
-            trainable = optimizer.step(lr, trainable, grads);
+            lr = learning_rate(stage_options.learning_rate, epoch * steps + b, total_steps, warmup);
+            let grads = GradientsParams::from_grads(batch_loss.backward(), &model);
+            model = optimizer.step(lr, model, grads);
+            if let Some(average) = &mut average {
+                average.update(&model.valid())?;
+            }
             bar.inc(1);
         }
         bar.finish_and_clear();
-        classifier = trainable.valid();
-
-        let logits = cached_logits(&classifier, val, state.stage, options.cut, device)?;
-        let m = metrics::compute(&softmax_rows(&logits), &val_labels, &vec![false; num_classes]);
+        classifier = model.valid();
+        let judged = match (&average, stage) {
+            (Some(average), Stage::Full) => average.classifier(num_classes, device)?,
+            _ => classifier.clone(),
+        };
+        let m = match stage {
+            Stage::Head => validate_head(&judged, data.val_features, &data.val.labels, device)?,
+            _ => validate(&judged, data.val, options, device)?,
+        };
         let seconds = started.elapsed().as_secs_f64();
-        let train_loss = loss_sum / steps_per_epoch.max(1) as f64;
+        let train_loss = loss_sum / steps.max(1) as f64;
         eprintln!(
-            "{}: {:?} epoch {}: train loss {train_loss:.4}, val loss {:.4}, val balanced accuracy {:.4} ({seconds:.0} s)",
-            files.path.display(),
-            state.stage,
+            "{}: {stage:?} epoch {}: train loss {train_loss:.4}, val loss {:.4}, val balanced accuracy {:.4} ({seconds:.0} s)",
+            dir.path.display(),
             epoch + 1,
             m.nll,
             m.balanced_accuracy
         );
-        let stage_name = if state.stage == Stage::Head { "head" } else { "upper" };
+        let state = &mut checkpoint.state;
         state.log.push(LogRow {
-            stage: stage_name.into(),
+            stage: if stage == Stage::Head { "head" } else { "full" }.into(),
             epoch: epoch + 1,
             learning_rate: lr,
             train_loss,
@@ -306,26 +282,40 @@ pub fn fit_member(
             seconds,
         });
         state.epoch += 1;
-        checkpoint.last = model::burnpack::to_bytes(&classifier)?;
-        if m.balanced_accuracy > state.best_balanced_accuracy {
-            state.best_balanced_accuracy = m.balanced_accuracy;
-            state.best = Some((state.stage, state.epoch));
-            state.epochs_without_gain = 0;
-            checkpoint.best = checkpoint.last.clone();
-        } else {
-            state.epochs_without_gain += 1;
-        }
+        checkpoint.weights = model::burnpack::to_bytes(&classifier)?;
+        checkpoint.average = average.map(|a| a.to_bytes()).unwrap_or_default();
         checkpoint.optimizer =
             optimizer.into_bytes().map_err(|e| anyhow::anyhow!("{e:?}"))?.to_vec();
-        checkpoint.save(files)?;
+        checkpoint.save(dir)?;
     }
     Ok(())
 }
 
-/// Whether a member folder holds a finished member.
-pub fn is_done(dir: &MemberDir) -> bool {
-    std::fs::read(dir.checkpoint())
-        .ok()
-        .and_then(|b| Checkpoint::from_bytes(&b))
-        .is_some_and(|c| c.state.stage == Stage::Done)
+/// The augmented views of one batch. Each photo's view has its own
+/// generator: fresh per (epoch, position), or one of `fixed_views` per photo.
+fn views(
+    photos: &Photos,
+    batch: &[usize],
+    options: &FitOptions,
+    seed: u64,
+    epoch: usize,
+    step: usize,
+    device: &Device,
+) -> Tensor<4> {
+    let size = options.input;
+    let inputs: Vec<Vec<f32>> = batch
+        .par_iter()
+        .enumerate()
+        .map(|(k, &i)| {
+            let mut rng = if options.fixed_views > 0 {
+                let view = Rng::new(seed ^ ((epoch as u64) << 32) ^ ((step * 4096 + k) as u64))
+                    .below(options.fixed_views);
+                Rng::new(seed ^ ((i as u64) << 20) ^ view as u64 ^ 0xF1CE)
+            } else {
+                Rng::new(seed ^ ((epoch as u64) << 40) ^ ((step as u64) << 16) ^ k as u64)
+            };
+            options.augment.view(&photos.images[i], size, &options.normalization, &mut rng)
+        })
+        .collect();
+    preprocess::batch(&inputs, [size as usize, size as usize], device)
 }

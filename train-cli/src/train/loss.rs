@@ -1,40 +1,30 @@
-//! Training losses: class-weighted cross-entropy or focal loss, with label
-//! smoothing and an extra cost for a melanoma given probability as benign.
+//! The training loss: cross-entropy with label smoothing and logit
+//! adjustment (Menon et al. 2021, "Long-tail learning via logit
+//! adjustment"): the logits are offset by `tau * log(prior)` of the classes
+//! as the sampler draws them, so the network's own scores learn the
+//! balanced posterior. Optional class weights are kept only to measure what
+//! balancing twice costs.
 
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Tensor, TensorData};
 
-pub use crate::recipe::LossKind;
-
 #[derive(Debug, Clone)]
 pub struct LossConfig {
-    pub kind: LossKind,
-    /// Focusing parameter of the focal loss.
-    pub gamma: f32,
     /// Weight per class (1 for all when unweighted).
     pub class_weights: Vec<f32>,
     /// Share of the target mass spread uniformly over all classes.
     pub label_smoothing: f32,
-    /// Extra loss per unit of probability a melanoma puts on benign classes.
-    pub melanoma_cost: f32,
-    /// Index of the melanoma class, if the class list has one.
-    pub melanoma: Option<usize>,
-    /// Which classes are benign.
-    pub benign: Vec<bool>,
+    /// Added to the logits in the loss only: `tau * ln(prior)` per class.
+    pub logit_offsets: Vec<f32>,
 }
 
 impl LossConfig {
     /// Plain cross-entropy over `num_classes`.
-    #[cfg(test)]
     pub fn plain(num_classes: usize) -> Self {
         Self {
-            kind: LossKind::CrossEntropy,
-            gamma: 2.0,
             class_weights: vec![1.0; num_classes],
             label_smoothing: 0.0,
-            melanoma_cost: 0.0,
-            melanoma: None,
-            benign: vec![true; num_classes],
+            logit_offsets: vec![0.0; num_classes],
         }
     }
 }
@@ -47,37 +37,39 @@ pub fn inverse_frequency_weights(counts: &[usize], power: f32) -> Vec<f32> {
     raw.into_iter().map(|w| w / mean).collect()
 }
 
-/// Mean loss of `logits` `[batch, classes]` against `labels`, weighted by class.
+/// `tau * ln(p)` for each class's share `p` of `draws` (the classes as the
+/// sampler shows them); classes never drawn get the smallest share seen.
+pub fn logit_offsets(draws: &[f64], tau: f32) -> Vec<f32> {
+    let total: f64 = draws.iter().sum();
+    let smallest = draws.iter().copied().filter(|&d| d > 0.0).fold(f64::INFINITY, f64::min);
+    draws
+        .iter()
+        .map(|&d| {
+            let share = if d > 0.0 { d / total } else { smallest / total };
+            tau * share.ln() as f32
+        })
+        .collect()
+}
+
+/// Mean loss of `logits` `[batch, classes]` against `labels`.
 pub fn loss(logits: Tensor<2>, labels: &[usize], config: &LossConfig) -> Tensor<1> {
     let device: Device = logits.device();
     let [batch, classes] = logits.dims();
     let eps = config.label_smoothing;
     let mut targets = vec![eps / classes as f32; batch * classes];
     let mut weights = vec![0.0f32; batch];
-    let mut penalty = vec![0.0f32; batch * classes];
     for (i, &y) in labels.iter().enumerate() {
         targets[i * classes + y] += 1.0 - eps;
         weights[i] = config.class_weights[y];
-        if Some(y) == config.melanoma && config.melanoma_cost > 0.0 {
-            for c in 0..classes {
-                if config.benign[c] {
-                    penalty[i * classes + c] = config.melanoma_cost;
-                }
-            }
-        }
     }
     let targets = Tensor::<2>::from_data(TensorData::new(targets, [batch, classes]), &device);
     let weights = Tensor::<1>::from_data(TensorData::new(weights, [batch]), &device);
-    let penalty = Tensor::<2>::from_data(TensorData::new(penalty, [batch, classes]), &device);
-
-    let log_p = log_softmax(logits, 1);
-    let p = log_p.clone().exp();
-    let per_class = match config.kind {
-        LossKind::CrossEntropy => targets * log_p,
-        LossKind::Focal => targets * (p.clone().neg() + 1.0).powf_scalar(config.gamma) * log_p,
-    };
-    let per_sample = per_class.sum_dim(1).neg() + (penalty * p).sum_dim(1);
-    let per_sample: Tensor<1> = per_sample.flatten(0, 1);
+    let offsets = Tensor::<2>::from_data(
+        TensorData::new(config.logit_offsets.clone(), [1, classes]),
+        &device,
+    );
+    let log_p = log_softmax(logits + offsets, 1);
+    let per_sample: Tensor<1> = (targets * log_p).sum_dim(1).neg().flatten(0, 1);
     (per_sample * weights.clone()).sum() / weights.sum()
 }
 
@@ -88,7 +80,7 @@ mod tests {
     fn value(logits: [[f32; 3]; 2], labels: [usize; 2], config: &LossConfig) -> f32 {
         let device = Device::flex();
         let logits = Tensor::<2>::from_data(TensorData::new(logits.concat(), [2, 3]), &device);
-        loss(logits, &labels, config).into_data().try_into_vec::<f32>().expect("f32")[0]
+        loss(logits, &labels, config).into_data().try_to_vec::<f32>().expect("f32")[0]
     }
 
     fn close(a: f32, b: f32) {
@@ -122,15 +114,6 @@ mod tests {
     }
 
     #[test]
-    fn focal_loss_down_weights_easy_examples() {
-        let mut c = LossConfig::plain(3);
-        c.kind = LossKind::Focal;
-        c.gamma = 2.0;
-        let p = p0();
-        close(value(LOGITS, [0, 0], &c), -(1.0 - p).powi(2) * p.ln());
-    }
-
-    #[test]
     fn label_smoothing_spreads_the_target() {
         let mut c = LossConfig::plain(3);
         c.label_smoothing = 0.3;
@@ -140,16 +123,19 @@ mod tests {
     }
 
     #[test]
-    fn melanoma_given_to_benign_classes_costs_extra() {
+    fn logit_adjustment_offsets_by_the_log_prior() {
+        // A class drawn 4 times as often gets ln 4 more; tau scales it.
+        let offsets = logit_offsets(&[80.0, 20.0, 0.0], 1.0);
+        close(offsets[0] - offsets[1], 4f32.ln());
+        close(offsets[2], offsets[1]);
+        close(
+            logit_offsets(&[80.0, 20.0], 0.5)[0] - logit_offsets(&[80.0, 20.0], 0.5)[1],
+            0.5 * 4f32.ln(),
+        );
+        // The loss of logits (2, 0, 0) with offsets (0, ln 2, 0) is that of (2, ln 2, 0).
         let mut c = LossConfig::plain(3);
-        c.melanoma = Some(1);
-        c.benign = vec![true, false, true];
-        c.melanoma_cost = 2.0;
-        // Label mel (1): cross-entropy plus 2 x (p0 + p2).
-        let p1 = 1.0 / (2f32.exp() + 2.0);
-        let expected = -p1.ln() + 2.0 * (1.0 - p1);
-        close(value(LOGITS, [1, 1], &c), expected);
-        // A benign label pays nothing extra.
-        close(value(LOGITS, [0, 0], &c), -p0().ln());
+        c.logit_offsets = vec![0.0, 2f32.ln(), 0.0];
+        let e2 = 2f32.exp();
+        close(value(LOGITS, [0, 0], &c), -(e2 / (e2 + 3.0)).ln());
     }
 }

@@ -1,10 +1,14 @@
-//! The training machinery behind `dermlens train`: augmentation, the cache
-//! of frozen-backbone activations, sampling, losses, the learning-rate
-//! schedule and the per-member training loop.
+//! The training machinery behind `dermlens train`: the photos in memory,
+//! their augmented views, the frozen backbone's cached features, sampling,
+//! the loss, the learning-rate schedule, the weight average, checkpoints
+//! and the per-member training loop.
 
 pub mod augment;
-pub mod cache;
+pub mod checkpoint;
+pub mod ema;
+pub mod features;
 pub mod fit;
+pub mod images;
 pub mod loss;
 pub mod sampler;
 pub mod schedule;

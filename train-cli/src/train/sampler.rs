@@ -1,57 +1,53 @@
-//! Which training samples an epoch visits: all of them, or drawn so rare
-//! classes are seen more often, optionally with a class thinned out.
+//! Which training photos an epoch visits: drawn so that each class appears
+//! in proportion to its size, equally, or to the square root of its size.
 
 pub use crate::recipe::Sampling;
 use crate::rng::Rng;
 
-/// Sample indices for one epoch of `epoch_size` draws (or every sample for
-/// natural sampling). `keep[c]` thins class `c` to that share first.
+/// Each class's share of an epoch's draws under `sampling`.
+pub fn class_shares(counts: &[usize], sampling: Sampling) -> Vec<f64> {
+    let mass: Vec<f64> = counts
+        .iter()
+        .map(|&n| match (n, sampling) {
+            (0, _) => 0.0,
+            (n, Sampling::Natural) => n as f64,
+            (_, Sampling::Balanced) => 1.0,
+            (n, Sampling::Sqrt) => (n as f64).sqrt(),
+        })
+        .collect();
+    let sum: f64 = mass.iter().sum();
+    mass.into_iter().map(|m| if sum > 0.0 { m / sum } else { 0.0 }).collect()
+}
+
+/// Sample indices for one epoch of `size` draws (0: as many as there are
+/// samples). Within a class, whole passes come first and the remainder is
+/// random, so no photo is skipped while another is drawn twice.
 pub fn epoch(
     labels: &[usize],
     num_classes: usize,
     sampling: Sampling,
-    keep: &[f32],
+    size: usize,
     rng: &mut Rng,
 ) -> Vec<usize> {
     let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); num_classes];
     for (i, &y) in labels.iter().enumerate() {
         by_class[y].push(i);
     }
-    for (c, members) in by_class.iter_mut().enumerate() {
-        let share = keep.get(c).copied().unwrap_or(1.0).clamp(0.0, 1.0);
-        if share < 1.0 {
-            rng.shuffle(members);
-            members.truncate(((members.len() as f32 * share).ceil() as usize).max(1));
+    let size = if size == 0 { labels.len() } else { size };
+    let counts: Vec<usize> = by_class.iter().map(Vec::len).collect();
+    let shares = class_shares(&counts, sampling);
+    let mut out = Vec::with_capacity(size);
+    for (c, members) in by_class.iter().enumerate() {
+        let draws = (shares[c] * size as f64).round() as usize;
+        let mut pool = Vec::with_capacity(draws + members.len());
+        while pool.len() + members.len() <= draws && !members.is_empty() {
+            pool.extend_from_slice(members);
         }
+        let mut rest = members.clone();
+        rng.shuffle(&mut rest);
+        pool.extend(rest.into_iter().take(draws - pool.len().min(draws)));
+        out.extend(pool);
     }
-    let total: usize = by_class.iter().map(Vec::len).sum();
-    let mut out = match sampling {
-        Sampling::Natural => by_class.concat(),
-        Sampling::Balanced | Sampling::Sqrt => {
-            let mass: Vec<f64> = by_class
-                .iter()
-                .map(|m| match (m.is_empty(), sampling) {
-                    (true, _) => 0.0,
-                    (false, Sampling::Balanced) => 1.0,
-                    (false, _) => (m.len() as f64).sqrt(),
-                })
-                .collect();
-            let sum: f64 = mass.iter().sum();
-            let mut out = Vec::with_capacity(total);
-            for (c, members) in by_class.iter().enumerate() {
-                let draws = (mass[c] / sum * total as f64).round() as usize;
-                // Whole passes over the class first, then a random remainder, so
-                // no image is skipped while another is drawn twice.
-                let mut pool = members.clone();
-                while pool.len() < draws && !members.is_empty() {
-                    pool.extend_from_slice(members);
-                }
-                rng.shuffle(&mut pool);
-                out.extend(pool.into_iter().take(draws));
-            }
-            out
-        }
-    };
     rng.shuffle(&mut out);
     out
 }
@@ -76,7 +72,7 @@ mod tests {
     #[test]
     fn natural_visits_everything_once() {
         let l = labels();
-        let mut e = epoch(&l, 3, Sampling::Natural, &[], &mut Rng::new(1));
+        let mut e = epoch(&l, 3, Sampling::Natural, 0, &mut Rng::new(1));
         e.sort();
         assert_eq!(e, (0..1000).collect::<Vec<_>>());
     }
@@ -84,16 +80,24 @@ mod tests {
     #[test]
     fn balanced_draws_classes_equally_and_sqrt_in_between() {
         let l = labels();
-        let c = counts(&epoch(&l, 3, Sampling::Balanced, &[], &mut Rng::new(1)), &l);
+        let c = counts(&epoch(&l, 3, Sampling::Balanced, 0, &mut Rng::new(1)), &l);
         assert!(c.iter().all(|&n| (330..=337).contains(&n)), "{c:?}");
-        let s = counts(&epoch(&l, 3, Sampling::Sqrt, &[], &mut Rng::new(1)), &l);
+        let s = counts(&epoch(&l, 3, Sampling::Sqrt, 0, &mut Rng::new(1)), &l);
         assert!(s[0] > s[1] && s[1] > s[2] && s[2] > 10, "{s:?}");
+        let shares = class_shares(&[900, 90, 10], Sampling::Sqrt);
+        assert!((shares[0] / shares[2] - (900f64 / 10.0).sqrt()).abs() < 1e-9, "{shares:?}");
+        assert!((shares.iter().sum::<f64>() - 1.0).abs() < 1e-12);
     }
 
     #[test]
-    fn a_class_can_be_thinned() {
+    fn an_epoch_can_have_any_size_and_rare_photos_repeat_in_whole_passes() {
         let l = labels();
-        let c = counts(&epoch(&l, 3, Sampling::Natural, &[0.5, 1.0, 1.0], &mut Rng::new(1)), &l);
-        assert_eq!(c, vec![450, 90, 10]);
+        let e = epoch(&l, 3, Sampling::Balanced, 300, &mut Rng::new(2));
+        assert_eq!(e.len(), 300);
+        let rare: Vec<usize> = e.iter().copied().filter(|&i| l[i] == 2).collect();
+        // 100 draws of 10 photos: each exactly 10 times.
+        for photo in 990..1000 {
+            assert_eq!(rare.iter().filter(|&&i| i == photo).count(), 10);
+        }
     }
 }

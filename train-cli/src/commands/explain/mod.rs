@@ -136,7 +136,8 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
     let class = pick_class(classes, class, analysis.prediction.top)?;
 
     let (w, h) = photo.dimensions();
-    let heat = gradcam::upsample(&analysis.cams[class], analysis.cam_size, w, h);
+    let heat =
+        gradcam::photo_heat(&analysis.cams[class], analysis.cam_size, w, h, analysis.cam_region);
     let mut blended = colormap::blend(&photo, &colormap::heat_layer(&heat, w, h), opacity);
     // Small photos (HAM10000's are 200x150) are shown enlarged, by a whole factor.
     let factor = (MIN_SHOWN_HEIGHT / h.max(1)).max(1);

@@ -1,0 +1,106 @@
+//! Operations of the network that have a faster path on the CPU backend.
+//!
+//! On burn's flex backend (the CPU, natively and in the browser) ReLU6 and
+//! the depthwise convolutions go through a backend extension whose
+//! gradients are hand-written kernels; everywhere else (wgpu, WebGPU) they
+//! are burn's own operations. The values are the same either way.
+
+#[cfg(feature = "flex")]
+mod extension;
+pub mod kernels;
+
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::Conv2d;
+use burn::tensor::Tensor;
+use burn::tensor::ops::ConvOptions;
+
+/// Whether a tensor lives on flex (with or without autodiff).
+#[cfg(feature = "flex")]
+fn on_flex<const D: usize>(x: &Tensor<D>) -> bool {
+    use burn::backend::DispatchDevice;
+    matches!(x.device().as_dispatch().clone().inner(), DispatchDevice::Flex(_))
+}
+
+/// ReLU6: `min(max(x, 0), 6)`.
+pub fn relu6(x: Tensor<4>) -> Tensor<4> {
+    #[cfg(feature = "flex")]
+    if on_flex(&x) {
+        return extension::relu6(x);
+    }
+    x.clamp(0.0, 6.0)
+}
+
+/// TensorFlow's "same" padding of one side: (before, after) for an output
+/// of `ceil(size / stride)`.
+fn same_padding(size: usize, kernel: usize, stride: usize) -> (usize, usize) {
+    let total = ((size.div_ceil(stride) - 1) * stride + kernel).saturating_sub(size);
+    (total / 2, total - total / 2)
+}
+
+/// `conv` (a depthwise convolution with "same" padding, no bias) applied to `x`.
+pub fn depthwise(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    #[cfg(feature = "flex")]
+    if on_flex(&x) && conv.bias.is_none() && matches!(conv.padding, PaddingConfig2d::Same) {
+        let [_, _, height, width] = x.dims();
+        let rows = same_padding(height, conv.kernel_size[0], conv.stride[0]);
+        let columns = same_padding(width, conv.kernel_size[1], conv.stride[1]);
+        let options =
+            ConvOptions::new_with_padding(conv.stride, [rows, columns], conv.dilation, conv.groups);
+        return extension::depthwise_conv2d(x, conv.weight.val(), options);
+    }
+    conv.forward(x)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::module::Module;
+    use burn::nn::conv::Conv2dConfig;
+    use burn::tensor::{Device, Distribution};
+
+    #[test]
+    fn same_padding_is_tensorflows() {
+        assert_eq!(same_padding(7, 3, 1), (1, 1));
+        assert_eq!(same_padding(8, 3, 2), (0, 1));
+        assert_eq!(same_padding(7, 5, 2), (2, 2));
+        assert_eq!(same_padding(160, 5, 2), (1, 2));
+    }
+
+    /// Values and gradients of the fast path equal burn's own operations.
+    #[test]
+    fn the_cpu_path_matches_burns_operations() {
+        let device = Device::flex().autodiff();
+        for (kernel, stride) in [(3, 1), (5, 2), (3, 2), (5, 1)] {
+            let conv: Conv2d = Conv2dConfig::new([6, 6], [kernel, kernel])
+                .with_stride([stride, stride])
+                .with_groups(6)
+                .with_padding(PaddingConfig2d::Same)
+                .with_bias(false)
+                .init(&device);
+            let x = Tensor::<4>::random([2, 6, 11, 9], Distribution::Uniform(-8.0, 8.0), &device)
+                .require_grad();
+            let ours = relu6(depthwise(&conv, x.clone()));
+            let theirs = conv.forward(x.clone()).clamp(0.0, 6.0);
+            let weights = Tensor::<4>::random(ours.dims(), Distribution::Default, &device);
+            let grads_ours = (ours.clone() * weights.clone()).sum().backward();
+            let grads_theirs = (theirs.clone() * weights).sum().backward();
+            let close = |a: Tensor<4>, b: Tensor<4>, what: &str| {
+                let (a, b): (Vec<f32>, Vec<f32>) = (
+                    a.into_data().try_to_vec::<f32>().unwrap(),
+                    b.into_data().try_to_vec::<f32>().unwrap(),
+                );
+                let worst = a.iter().zip(&b).fold(0.0f32, |m, (p, q)| m.max((p - q).abs()));
+                assert!(worst < 1e-4, "{what}, kernel {kernel} stride {stride}: {worst}");
+            };
+            close(ours.without_autodiff(), theirs.without_autodiff(), "values");
+            close(x.grad(&grads_ours).unwrap(), x.grad(&grads_theirs).unwrap(), "input gradient");
+            let weight = conv.weight.val();
+            close(
+                weight.grad(&grads_ours).unwrap(),
+                weight.grad(&grads_theirs).unwrap(),
+                "filter gradient",
+            );
+            let _ = conv.num_params();
+        }
+    }
+}
