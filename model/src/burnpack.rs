@@ -2,8 +2,10 @@
 //! training checkpoints), written to and read from memory so the same code
 //! serves files natively and fetched bytes in the browser.
 
-use burn::store::{ApplyResult, BurnpackStore, ModuleSnapshot};
-use burn::tensor::Bytes;
+use burn::module::{Module, ModuleMapper, Param, ParamId};
+use burn::store::burn_pack::Tensor as PackTensor;
+use burn::store::{ApplyResult, BurnpackStore, ModuleAdapter, ModuleContext, ModuleSnapshot};
+use burn::tensor::{Bytes, Tensor};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BurnpackError {
@@ -13,9 +15,59 @@ pub enum BurnpackError {
     Mismatch(String),
 }
 
-/// Serialises every parameter and buffer of a module.
-pub fn to_bytes<M: ModuleSnapshot>(module: &M) -> Result<Vec<u8>, BurnpackError> {
-    let mut store = BurnpackStore::from_bytes(None);
+/// Gives every parameter an id made from its path in the module, instead of
+/// a random one: the same weights then serialise to the same bytes (a cache
+/// keyed by a backbone's checksum stays valid when it is imported again),
+/// and a module rebuilt from a checkpoint has the ids the optimizer state
+/// was saved under. Call it on a module before training or saving it.
+pub fn with_stable_ids<M: Module>(module: M) -> M {
+    struct Stable {
+        path: Vec<String>,
+    }
+    impl ModuleMapper for Stable {
+        fn enter_module(&mut self, name: &str, _container_type: &str) {
+            self.path.push(name.to_string());
+        }
+
+        fn exit_module(&mut self, _name: &str, _container_type: &str) {
+            self.path.pop();
+        }
+
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            let (_, value, mapper) = param.consume();
+            // The mapper keeps whether the parameter is trained.
+            Param::from_mapped_value(ParamId::from(stable_id(&self.path.join("."))), value, mapper)
+        }
+    }
+    module.map(&mut Stable { path: Vec::new() })
+}
+
+/// FNV-1a of a parameter's dotted path: stable across runs, builds and machines.
+fn stable_id(path: &str) -> u64 {
+    path.bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// Writes every tensor (BatchNorm statistics too, which have ids of their
+/// own) under its stable id.
+#[derive(Clone)]
+struct StableIdsOnSave;
+
+impl ModuleAdapter for StableIdsOnSave {
+    fn adapt(&self, mut tensor: PackTensor, _ctx: ModuleContext<'_>) -> PackTensor {
+        tensor.param_id = Some(stable_id(&tensor.name));
+        tensor
+    }
+
+    fn clone_box(&self) -> Box<dyn ModuleAdapter> {
+        Box::new(self.clone())
+    }
+}
+
+/// Serialises every parameter and buffer of a module, with stable ids (so
+/// equal weights give equal bytes).
+pub fn to_bytes<M: Module>(module: &M) -> Result<Vec<u8>, BurnpackError> {
+    let mut store = BurnpackStore::from_bytes(None).with_to_adapter(StableIdsOnSave);
     module.save_into(&mut store).map_err(|e| BurnpackError::Format(e.to_string()))?;
     let bytes = store.get_bytes().map_err(|e| BurnpackError::Format(e.to_string()))?;
     Ok(bytes.to_vec())
@@ -45,4 +97,31 @@ pub fn check_complete(result: &ApplyResult) -> Result<(), BurnpackError> {
     problems.truncate(5);
     let more = if total > 5 { format!(" (and {} more)", total - 5) } else { String::new() };
     Err(BurnpackError::Mismatch(format!("{}{more}", problems.join("; "))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classifier::Classifier;
+    use burn::tensor::Device;
+
+    #[test]
+    fn stable_ids_make_the_same_weights_the_same_bytes() {
+        let device = Device::flex();
+        let a = with_stable_ids(Classifier::new(3, &device));
+        let bytes = to_bytes(&a).unwrap();
+        // Another network, its own random ids, loaded with a's weights.
+        let b = with_stable_ids(load(Classifier::new(3, &device), bytes.clone()).unwrap());
+        assert_eq!(to_bytes(&b).unwrap(), bytes);
+        let c = load(with_stable_ids(Classifier::new(3, &device)), bytes.clone()).unwrap();
+        assert_eq!(to_bytes(&c).unwrap(), bytes);
+        // In memory, a parameter's id is the one it is saved under.
+        for t in c.collect(None, None, false) {
+            if let Some(id) = t.param_id {
+                if !t.name.contains("running") {
+                    assert_eq!(id, stable_id(&t.name), "{}", t.name);
+                }
+            }
+        }
+    }
 }

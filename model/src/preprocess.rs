@@ -50,6 +50,8 @@ pub enum PreprocessError {
     NoPixels { width: u32, height: u32 },
     #[error("the image data is damaged or truncated: {0}")]
     Corrupt(String),
+    #[error("the file ends before the image does (truncated {0})")]
+    Truncated(&'static str),
 }
 
 /// Per-channel normalisation on the 0..255 scale: `(value - mean) / std`.
@@ -89,18 +91,28 @@ pub fn decode(bytes: &[u8]) -> Result<RgbImage, PreprocessError> {
         ) => {}
         Some(other) => return Err(PreprocessError::UnsupportedFormat(format!("{other:?}"))),
     }
+    // The header's size first, so a decompression bomb is refused, and named
+    // with its size, before any pixel buffer exists.
+    if let Some((width, height)) = header_dimensions(bytes) {
+        check_dimensions(width, height)?;
+    }
+    if let Some(format) = reader.format()
+        && !is_complete(bytes, format)
+    {
+        return Err(PreprocessError::Truncated(format_name(format)));
+    }
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_SIDE);
     limits.max_image_height = Some(MAX_SIDE);
     limits.max_alloc = Some(MAX_DECODER_ALLOC);
     reader.limits(limits);
 
-    let mut decoder = reader.into_decoder().map_err(decode_error)?;
+    let mut decoder = reader.into_decoder().map_err(|e| decode_error(e, bytes))?;
     let (width, height) = decoder.dimensions();
     check_dimensions(width, height)?;
     // A damaged EXIF block should not cost the picture: fall back to as-stored.
     let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
-    let mut image = DynamicImage::from_decoder(decoder).map_err(decode_error)?;
+    let mut image = DynamicImage::from_decoder(decoder).map_err(|e| decode_error(e, bytes))?;
     image.apply_orientation(orientation);
     Ok(to_rgb(image))
 }
@@ -115,9 +127,55 @@ fn check_dimensions(width: u32, height: u32) -> Result<(), PreprocessError> {
     Ok(())
 }
 
-fn decode_error(error: image::ImageError) -> PreprocessError {
+/// The width and height an image file's header declares (no pixels decoded).
+fn header_dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
+    ImageReader::new(Cursor::new(bytes)).with_guessed_format().ok()?.into_dimensions().ok()
+}
+
+fn format_name(format: ImageFormat) -> &'static str {
+    match format {
+        ImageFormat::Jpeg => "JPEG",
+        ImageFormat::Png => "PNG",
+        ImageFormat::Gif => "GIF",
+        ImageFormat::WebP => "WebP",
+        ImageFormat::Bmp => "BMP",
+        _ => "image",
+    }
+}
+
+/// Whether the file holds its format's end mark: decoders fill a missing
+/// tail with grey rather than fail, and a half photo must not be judged.
+fn is_complete(bytes: &[u8], format: ImageFormat) -> bool {
+    let last = |needle: &[u8]| bytes.windows(needle.len()).rposition(|w| w == needle);
+    match format {
+        // The end-of-image marker after the last scan (markers inside scans are byte-stuffed).
+        ImageFormat::Jpeg => {
+            matches!((last(&[0xFF, 0xDA]), last(&[0xFF, 0xD9])), (Some(scan), Some(end)) if end > scan)
+        }
+        ImageFormat::Png => last(b"IEND").is_some(),
+        // The trailer byte, possibly followed by padding.
+        ImageFormat::Gif => bytes.iter().rposition(|&b| b != 0).is_some_and(|i| bytes[i] == 0x3B),
+        // The RIFF container says how long it is.
+        ImageFormat::WebP => bytes
+            .get(4..8)
+            .map(|b| u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])) + 8)
+            .is_some_and(|declared| declared <= bytes.len() as u64),
+        // The file header says how long the file is (0: not said).
+        ImageFormat::Bmp => bytes
+            .get(2..6)
+            .map(|b| u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])))
+            .is_some_and(|declared| declared <= bytes.len() as u64),
+        _ => true,
+    }
+}
+
+fn decode_error(error: image::ImageError, bytes: &[u8]) -> PreprocessError {
     match error {
-        image::ImageError::Limits(_) => PreprocessError::TooLarge { width: 0, height: 0 },
+        // The decoder stops before allocating: its header still says how large the image is.
+        image::ImageError::Limits(_) => {
+            let (width, height) = header_dimensions(bytes).unwrap_or((0, 0));
+            PreprocessError::TooLarge { width, height }
+        }
         image::ImageError::Unsupported(e) => PreprocessError::UnsupportedFormat(e.to_string()),
         other => PreprocessError::Corrupt(other.to_string()),
     }
@@ -412,6 +470,25 @@ mod tests {
         }
         let jpeg = encode(DynamicImage::ImageRgb8(gradient(64, 64)), ImageFormat::Jpeg);
         assert!(decode(&jpeg[..jpeg.len() / 3]).is_err());
+        // The first half of a photo decodes with a grey tail: refused, by name.
+        for format in [
+            ImageFormat::Jpeg,
+            ImageFormat::Png,
+            ImageFormat::Gif,
+            ImageFormat::WebP,
+            ImageFormat::Bmp,
+        ] {
+            let whole = encode(DynamicImage::ImageRgb8(gradient(64, 48)), format);
+            assert!(decode(&whole).is_ok(), "{format:?} whole");
+            let half = &whole[..whole.len() / 2];
+            assert!(
+                matches!(
+                    decode(half),
+                    Err(PreprocessError::Truncated(_) | PreprocessError::Corrupt(_))
+                ),
+                "{format:?} half"
+            );
+        }
     }
 
     #[test]
@@ -423,7 +500,12 @@ mod tests {
         // Fix the IHDR CRC so the header itself is valid.
         let crc = crc32(&png[12..29]);
         png[29..33].copy_from_slice(&crc.to_be_bytes());
-        assert!(matches!(decode(&png), Err(PreprocessError::TooLarge { .. })));
+        let error = decode(&png).unwrap_err();
+        assert!(
+            matches!(error, PreprocessError::TooLarge { width: 100_000, height: 100_000 }),
+            "{error}"
+        );
+        assert!(error.to_string().contains("100000x100000"), "the real size is named: {error}");
     }
 
     fn crc32(data: &[u8]) -> u32 {

@@ -55,5 +55,9 @@ pub fn initial_classifier(
         .with_context(|| {
             format!("{} is not an imported EfficientNet-Lite0 backbone", backbone.display())
         })?;
-    Ok(Classifier::with_backbone(imagenet.backbone, num_classes, device))
+    Ok(model::burnpack::with_stable_ids(Classifier::with_backbone(
+        imagenet.backbone,
+        num_classes,
+        device,
+    )))
 }

@@ -1,31 +1,111 @@
-//! File helpers shared by the commands.
+//! File helpers shared by the commands: reads with a size cap, and writes
+//! that never leave a half-written file behind.
 
 use std::fs;
-use std::io::Write;
-use std::path::Path;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use serde::de::DeserializeOwned;
 
-/// Writes a file so that a crash or kill never leaves it half-written: the
-/// bytes go to a temporary sibling first, which is then renamed over the target.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        fs::create_dir_all(parent)
-            .with_context(|| format!("cannot create {}", parent.display()))?;
+/// Largest photo read (as the web app): no phone photo comes near it.
+pub const MAX_PHOTO_BYTES: u64 = 60_000_000;
+
+/// Reads a whole file of at most `max` bytes; a larger one (or an endless
+/// device) is an error found after reading `max + 1` bytes, not after
+/// exhausting memory.
+pub fn read_limited(path: &Path, max: u64) -> Result<Vec<u8>> {
+    let file = fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut bytes = Vec::new();
+    file.take(max + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    if bytes.len() as u64 > max {
+        bail!("{} is larger than {} MB", path.display(), max / 1_000_000);
     }
+    Ok(bytes)
+}
+
+/// A temporary sibling name no other writer (thread or process) uses.
+fn temporary(path: &Path) -> PathBuf {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.partial"));
-    let result = (|| -> std::io::Result<()> {
-        let mut file = fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+    let unique = format!("{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
+    path.with_file_name(format!(".{name}.{unique}.partial"))
+}
+
+/// Makes a rename inside `dir` durable.
+fn sync_dir(dir: &Path) {
+    // Not every platform can open a folder; the rename itself is still atomic.
+    if let Ok(handle) =
+        fs::File::open(if dir.as_os_str().is_empty() { Path::new(".") } else { dir })
+    {
+        let _ = handle.sync_all();
     }
-    result.with_context(|| format!("cannot write {}", path.display()))
+}
+
+fn parent(path: &Path) -> &Path {
+    path.parent().unwrap_or(Path::new(""))
+}
+
+/// A file being written: bytes go to a temporary sibling, which replaces
+/// the target only on [`finish`](Self::finish). Dropped unfinished (an
+/// error, a kill), it leaves the target as it was and removes itself.
+pub struct AtomicFile {
+    target: PathBuf,
+    temporary: PathBuf,
+    file: Option<fs::File>,
+}
+
+impl AtomicFile {
+    pub fn create(target: &Path) -> Result<Self> {
+        let dir = parent(target);
+        if !dir.as_os_str().is_empty() {
+            fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        if target.is_dir() {
+            bail!("{} is a folder, not a file", target.display());
+        }
+        let temporary = temporary(target);
+        let file = fs::File::create(&temporary)
+            .with_context(|| format!("cannot write {}", target.display()))?;
+        Ok(Self { target: target.to_path_buf(), temporary, file: Some(file) })
+    }
+
+    /// Flushes to disk and puts the file in place.
+    pub fn finish(mut self) -> Result<()> {
+        let file = self.file.take().context("internal: the file was finished twice")?;
+        let result = file.sync_all().and_then(|_| fs::rename(&self.temporary, &self.target));
+        result.with_context(|| format!("cannot write {}", self.target.display()))?;
+        sync_dir(parent(&self.target));
+        Ok(())
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.file.as_mut().map_or(Ok(0), |f| f.write(buf))
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.as_mut().map_or(Ok(()), fs::File::flush)
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            let _ = fs::remove_file(&self.temporary);
+        }
+    }
+}
+
+/// Writes a file so that a crash or kill never leaves it half-written.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut file = AtomicFile::create(path)?;
+    file.write_all(bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    file.finish()
 }
 
 /// Reads a JSON file: `missing` says what its absence means, a file that
@@ -33,4 +113,27 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 pub fn read_json<T: DeserializeOwned>(path: &Path, missing: impl FnOnce() -> String) -> Result<T> {
     let text = fs::read_to_string(path).with_context(missing)?;
     serde_json::from_str(&text).with_context(|| format!("{} is damaged", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_are_all_or_nothing_and_reads_are_capped() {
+        let dir = std::env::temp_dir().join(format!("dermlens-files-{}", std::process::id()));
+        let target = dir.join("out.txt");
+        write_atomic(&target, b"first").unwrap();
+        {
+            let mut unfinished = AtomicFile::create(&target).unwrap();
+            unfinished.write_all(b"second, never finished").unwrap();
+        }
+        assert_eq!(fs::read(&target).unwrap(), b"first", "an unfinished write changes nothing");
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 1, "and leaves no temporary file");
+        assert!(AtomicFile::create(&dir).is_err(), "a folder is not a file");
+        assert_eq!(read_limited(&target, 5).unwrap(), b"first");
+        assert!(format!("{:#}", read_limited(&target, 4).unwrap_err()).contains("larger than"));
+        assert_ne!(temporary(&target), temporary(&target), "two writers never share a name");
+        fs::remove_dir_all(dir).ok();
+    }
 }

@@ -69,8 +69,8 @@ pub fn outputs_for_files(
         let decoded: Vec<Result<RgbImage, String>> = chunk
             .iter()
             .map(|path| {
-                std::fs::read(path)
-                    .map_err(|e| e.to_string())
+                crate::files::read_limited(path, crate::files::MAX_PHOTO_BYTES)
+                    .map_err(|e| format!("{e:#}"))
                     .and_then(|bytes| preprocess::decode(&bytes).map_err(|e| e.to_string()))
             })
             .collect();

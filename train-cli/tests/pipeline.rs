@@ -214,12 +214,23 @@ fn split_train_resume_calibrate_export_predict() {
     let mut lines = csv.lines();
     assert_eq!(
         lines.next(),
-        Some("image,akiec,bcc,bkl,df,mel,nv,vasc,prediction,uncertain,not_a_lesion")
+        Some("image,akiec,bcc,bkl,df,mel,nv,vasc,prediction,uncertain,not_a_lesion,status")
     );
     let rows: Vec<&str> = lines.collect();
-    assert_eq!(rows.len(), 35);
+    assert_eq!(rows.len(), 36, "one row per input, the unreadable one too");
+    let (broken_rows, rows): (Vec<&str>, Vec<&str>) =
+        rows.into_iter().partition(|r| r.contains("broken.jpg"));
+    assert_eq!(broken_rows.len(), 1);
+    assert!(
+        broken_rows[0].ends_with(
+            "not an image format this tool reads (it reads JPEG, PNG, WebP, BMP or GIF)\""
+        ),
+        "{}",
+        broken_rows[0]
+    );
     for row in rows {
         let fields: Vec<&str> = row.split(',').collect();
+        assert_eq!(fields[11], "ok", "{row}");
         assert!(fields[0].starts_with("ISIC_") && fields[0].ends_with(".jpg"), "{row}");
         let probs: Vec<f64> = fields[1..8].iter().map(|v| v.parse().unwrap()).collect();
         assert!((probs.iter().sum::<f64>() - 1.0).abs() < 1e-4, "{row}");
@@ -312,5 +323,69 @@ fn train_and_predict_on_wgpu() {
         "{}",
         String::from_utf8_lossy(&missing.stderr)
     );
+    std::fs::remove_dir_all(dir).ok();
+}
+
+/// Training killed (SIGKILL) in the middle and resumed ends with the very
+/// weights of a run never interrupted.
+#[test]
+fn a_killed_training_resumes_exactly() {
+    let dir = std::env::temp_dir().join(format!("dermlens-resume-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (split, _) = split_fixtures(&dir);
+    let backbone = root().join("tests/fixtures/lite0/imagenet.bpk");
+    let args = |out: &Path| -> Vec<String> {
+        [
+            "train",
+            "--split",
+            path(&split),
+            "--backbone",
+            path(&backbone),
+            "--out",
+            path(out),
+            "--members",
+            "1",
+            "--inputs",
+            "48",
+            "--batch",
+            "6",
+            "--head-epochs",
+            "2",
+            "--epochs",
+            "4",
+            "--epoch-images",
+            "18",
+            "--cache-dir",
+            path(&dir.join("cache")),
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let whole = dir.join("whole");
+    ok(Command::new(env!("CARGO_BIN_EXE_dermlens")).args(args(&whole)).output().unwrap());
+
+    let killed = dir.join("killed");
+    let mut child =
+        Command::new(env!("CARGO_BIN_EXE_dermlens")).args(args(&killed)).spawn().unwrap();
+    let log = killed.join("member-0/log.csv");
+    let started = Instant::now();
+    // Killed once three epochs are logged: after the head stage, inside the whole-network one.
+    while std::fs::read_to_string(&log).map_or(0, |l| l.lines().count()) < 4
+        && started.elapsed() < Duration::from_secs(600)
+    {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(!killed.join("member-0/weights.bpk").exists(), "the kill came before the end");
+    ok(dermlens(&["train", "--out", path(&killed), "--resume"]).output().unwrap());
+    let weights = |run: &Path| std::fs::read(run.join("member-0/weights.bpk")).unwrap();
+    assert!(weights(&whole) == weights(&killed), "the resumed run ends with other weights");
+    let epochs =
+        |run: &Path| std::fs::read_to_string(run.join("member-0/log.csv")).unwrap().lines().count();
+    assert_eq!(epochs(&killed), 1 + 6, "every epoch logged once");
     std::fs::remove_dir_all(dir).ok();
 }

@@ -12,7 +12,7 @@ use super::BundleError;
 use super::manifest::{Encoding, WeightFile};
 use crate::classifier::Classifier;
 
-const WEIGHTS_MAGIC: &[u8; 8] = b"DLWEIGH1";
+const WEIGHTS_MAGIC: &[u8; 8] = b"DLWEIGH2";
 
 /// A named f32 tensor on its way into or out of a weight file.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,7 +59,9 @@ fn compressible(t: &NamedTensor) -> bool {
 }
 
 /// Writes tensors into a weight file: magic, index length, JSON index, data.
-pub fn encode(tensors: &[NamedTensor], encoding: Encoding) -> Vec<u8> {
+/// `binding` (the checksum of the manifest the file belongs to, or empty) is
+/// stored in the index, so a manifest edited after export is recognised.
+pub fn encode(tensors: &[NamedTensor], encoding: Encoding, binding: &str) -> Vec<u8> {
     #[derive(Serialize)]
     struct Entry<'a> {
         name: &'a str,
@@ -100,7 +102,8 @@ pub fn encode(tensors: &[NamedTensor], encoding: Encoding) -> Vec<u8> {
             }
         }
     }
-    let index = serde_json::to_vec(&index).unwrap_or_default();
+    let index = serde_json::to_vec(&serde_json::json!({ "binding": binding, "tensors": index }))
+        .unwrap_or_default();
     let mut out = Vec::with_capacity(16 + index.len() + data.len());
     out.extend_from_slice(WEIGHTS_MAGIC);
     out.extend_from_slice(&(index.len() as u64).to_le_bytes());
@@ -109,8 +112,15 @@ pub fn encode(tensors: &[NamedTensor], encoding: Encoding) -> Vec<u8> {
     out
 }
 
+/// A decoded weight file: the manifest checksum it is bound to, and its tensors.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decoded {
+    pub binding: String,
+    pub tensors: Vec<NamedTensor>,
+}
+
 /// Reads a weight file written by [`encode`]; `file` names it in errors.
-pub fn decode(bytes: &[u8], file: &str) -> Result<Vec<NamedTensor>, BundleError> {
+pub fn decode(bytes: &[u8], file: &str) -> Result<Decoded, BundleError> {
     #[derive(Deserialize)]
     struct Entry {
         name: String,
@@ -127,7 +137,12 @@ pub fn decode(bytes: &[u8], file: &str) -> Result<Vec<NamedTensor>, BundleError>
         .checked_add(index_len)
         .filter(|&e| e <= bytes.len())
         .ok_or_else(|| bad("truncated index"))?;
-    let index: Vec<Entry> =
+    #[derive(Deserialize)]
+    struct Index {
+        binding: String,
+        tensors: Vec<Entry>,
+    }
+    let Index { binding, tensors: index } =
         serde_json::from_slice(&bytes[16..index_end]).map_err(|e| bad(&e.to_string()))?;
     let mut at = index_end;
     let mut take = |n: usize| -> Result<&[u8], BundleError> {
@@ -176,7 +191,7 @@ pub fn decode(bytes: &[u8], file: &str) -> Result<Vec<NamedTensor>, BundleError>
     if at != bytes.len() {
         return Err(bad("trailing bytes after the last tensor"));
     }
-    Ok(tensors)
+    Ok(Decoded { binding, tensors })
 }
 
 /// Splits members' tensors into those all members share byte for byte and
@@ -222,10 +237,11 @@ mod tests {
     #[test]
     fn encodings_round_trip_within_their_precision() {
         let t = sample();
-        assert_eq!(decode(&encode(&t, Encoding::F32), "x").unwrap(), t);
-        let f16 = decode(&encode(&t, Encoding::F16), "x").unwrap();
+        let f32 = decode(&encode(&t, Encoding::F32, "abc"), "x").unwrap();
+        assert_eq!((f32.binding.as_str(), &f32.tensors), ("abc", &t));
+        let f16 = decode(&encode(&t, Encoding::F16, ""), "x").unwrap().tensors;
         assert_eq!(f16[0].values, t[0].values, "these values are exact in f16");
-        let int8 = decode(&encode(&t, Encoding::Int8), "x").unwrap();
+        let int8 = decode(&encode(&t, Encoding::Int8, ""), "x").unwrap().tensors;
         for (a, b) in int8[0].values.iter().zip(&t[0].values) {
             // Half a quantisation step of the row's scale (row max / 127).
             assert!((a - b).abs() <= 3.0 / 127.0 / 2.0 + 1e-6, "{a} vs {b}");
@@ -235,7 +251,7 @@ mod tests {
 
     #[test]
     fn damaged_files_are_errors() {
-        let bytes = encode(&sample(), Encoding::Int8);
+        let bytes = encode(&sample(), Encoding::Int8, "");
         for cut in [0, 7, 15, 20, bytes.len() - 1] {
             assert!(decode(&bytes[..cut], "x").is_err(), "cut at {cut}");
         }

@@ -50,11 +50,25 @@ pub fn load(
     device: &Device,
 ) -> Result<LoadedBundle, BundleError> {
     let manifest = Manifest::from_json(manifest_json)?;
+    let binding = manifest.binding();
     let mut read = |file: &WeightFile| -> Result<Vec<NamedTensor>, BundleError> {
         let bytes = fetch(&file.file)
             .map_err(|reason| BundleError::Weights { file: file.file.clone(), reason })?;
+        if bytes.len() as u64 != file.bytes {
+            return Err(BundleError::Weights {
+                file: file.file.clone(),
+                reason: format!("it has {} bytes, the manifest says {}", bytes.len(), file.bytes),
+            });
+        }
         verify(file, &bytes)?;
-        decode(&bytes, &file.file)
+        let decoded = decode(&bytes, &file.file)?;
+        if decoded.binding != binding {
+            return Err(BundleError::Manifest(format!(
+                "it does not belong to {} (was it edited after export?)",
+                file.file
+            )));
+        }
+        Ok(decoded.tensors)
     };
     let shared = match &manifest.shared {
         Some(file) => read(file)?,
@@ -70,6 +84,17 @@ pub fn load(
         let mut tensors = shared.clone();
         tensors.extend(own);
         members.push(classifier_from(manifest.classes.len(), tensors, device)?);
+    }
+    // Members run their shared blocks once: they must really be the same.
+    let backbones: Vec<&crate::efficientnet::EfficientNetLite0> =
+        members.iter().map(|m| &m.backbone).collect();
+    if manifest.shared_blocks > 0
+        && crate::efficientnet::identical_lower_blocks(&backbones) < manifest.shared_blocks
+    {
+        return Err(BundleError::Manifest(format!(
+            "it says the members share {} blocks, but their weights differ there",
+            manifest.shared_blocks
+        )));
     }
     Ok(LoadedBundle { manifest, members, familiarity: familiarities })
 }

@@ -117,6 +117,24 @@ impl Manifest {
                 "there must be one finite offset per class, or none".into(),
             ));
         }
+        let t = &manifest.thresholds;
+        let unit = |v: f32| (0.0..=1.0).contains(&v);
+        if !unit(t.min_agreement) || !unit(t.min_confidence) || !(t.max_familiarity_distance > 0.0)
+        {
+            return Err(BundleError::Manifest("a threshold is out of range".into()));
+        }
+        if manifest
+            .members
+            .iter()
+            .any(|m| !(m.temperature.is_finite() && (0.01..=100.0).contains(&m.temperature)))
+        {
+            return Err(BundleError::Manifest(
+                "a temperature is out of range (0.01 to 100)".into(),
+            ));
+        }
+        if manifest.shared_blocks > crate::efficientnet::lite0_blocks().len() {
+            return Err(BundleError::Manifest("shared_blocks exceeds the network's blocks".into()));
+        }
         for file in manifest.files() {
             let plain = !file.file.is_empty()
                 && !file.file.starts_with('.')
@@ -133,6 +151,18 @@ impl Manifest {
 
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// The checksum of everything the manifest says about the model (all
+    /// but the weight files' own entries). Every weight file carries it: a
+    /// manifest edited after export no longer matches its weights.
+    pub fn binding(&self) -> String {
+        let mut meaning = self.clone();
+        meaning.shared = None;
+        for member in &mut meaning.members {
+            member.weights = WeightFile { file: String::new(), sha256: String::new(), bytes: 0 };
+        }
+        super::codec::sha256_hex(serde_json::to_string(&meaning).unwrap_or_default().as_bytes())
     }
 
     /// How members' logits become probabilities.

@@ -84,31 +84,8 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
     let tensors: Vec<_> = members.iter().map(bundle::tensors_of).collect();
     let (shared, own) = bundle::factor_shared(&tensors);
 
-    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
-    let shared_file = if shared.is_empty() {
-        None
-    } else {
-        let bytes = bundle::encode(&shared, encoding);
-        let file = weight_file("shared", &bytes);
-        files.push((file.file.clone(), bytes));
-        Some(file)
-    };
-    let mut manifest_members = Vec::new();
-    for (m, tensors) in own.iter().enumerate() {
-        // The familiarity statistics are small and stay f32 (their names do not end in ".weight").
-        let mut tensors = tensors.clone();
-        tensors.extend(bundle::familiarity::to_tensors(&calibration.familiarity[m]));
-        let bytes = bundle::encode(&tensors, encoding);
-        let file = weight_file(&format!("member-{m}"), &bytes);
-        files.push((file.file.clone(), bytes));
-        manifest_members.push(Member {
-            name: format!("member-{m}"),
-            input: run.inputs()[m],
-            weights: file,
-            temperature: calibration.scaling.temperatures[m],
-        });
-    }
-    let manifest = Manifest {
+    let unnamed = WeightFile { file: String::new(), sha256: String::new(), bytes: 0 };
+    let mut manifest = Manifest {
         format: FORMAT.into(),
         version: VERSION,
         classes: run.classes.clone(),
@@ -116,17 +93,42 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
         normalization: run.normalization,
         colour_constancy: run.options.colour_constancy,
         encoding,
-        shared: shared_file,
+        shared: None,
         // Blocks no member changed are stored once and run once.
         shared_blocks: identical_lower_blocks(
             &members.iter().map(|m| &m.backbone).collect::<Vec<_>>(),
         ),
-        members: manifest_members,
+        members: (0..members.len())
+            .map(|m| Member {
+                name: format!("member-{m}"),
+                input: run.inputs()[m],
+                weights: unnamed.clone(),
+                temperature: calibration.scaling.temperatures[m],
+            })
+            .collect(),
         offsets: calibration.scaling.offsets.clone(),
         thresholds: calibration.thresholds.clone(),
         tta: calibration.tta,
         provenance: provenance.into(),
     };
+    // Every weight file carries the checksum of what the manifest says.
+    let binding = manifest.binding();
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    if !shared.is_empty() {
+        let bytes = bundle::encode(&shared, encoding, &binding);
+        let file = weight_file("shared", &bytes);
+        files.push((file.file.clone(), bytes));
+        manifest.shared = Some(file);
+    }
+    for (m, tensors) in own.iter().enumerate() {
+        // The familiarity statistics are small and stay f32 (their names do not end in ".weight").
+        let mut tensors = tensors.clone();
+        tensors.extend(bundle::familiarity::to_tensors(&calibration.familiarity[m]));
+        let bytes = bundle::encode(&tensors, encoding, &binding);
+        let file = weight_file(&format!("member-{m}"), &bytes);
+        files.push((file.file.clone(), bytes));
+        manifest.members[m].weights = file;
+    }
     std::fs::create_dir_all(out)?;
     // Weights first, manifest last: a bundle folder with a manifest is complete.
     for (name, bytes) in &files {

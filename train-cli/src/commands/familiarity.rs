@@ -125,7 +125,7 @@ pub fn synthetic_patterns() -> Vec<(String, RgbImage)> {
 }
 
 fn load_picture(path: &Path) -> Result<RgbImage> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let bytes = crate::files::read_limited(path, crate::files::MAX_PHOTO_BYTES)?;
     if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("npy")) {
         crate::npy::parse(&bytes)
             .and_then(|a| a.rgb_image())

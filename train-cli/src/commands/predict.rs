@@ -1,21 +1,26 @@
 //! `dermlens predict`: one CSV row per image with the ensemble's
-//! probabilities, loading the model once for any number of images.
+//! probabilities, loading the model once for any number of images. Rows are
+//! written as they come to a temporary file that replaces `--out` only when
+//! every input has its row, so a killed run never leaves a complete-looking
+//! CSV behind.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use model::analysis;
+use model::inference::Looking;
 
 use crate::context::Context;
 use crate::data::images::{collect_images, print_unreadable};
-use model::inference::Looking;
-
+use crate::files::AtomicFile;
 use crate::infer;
 
-/// Predict image files or folders into a CSV: image, one probability per class, prediction.
+/// Predict image files or folders into a CSV: image, one probability per
+/// class, prediction, flags and a status (ok, or why the image was not read).
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Images, or folders searched recursively.
+    /// Images, or folders searched recursively (links to folders are not followed).
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
     /// Bundle folder written by `dermlens export`.
@@ -26,46 +31,74 @@ pub struct Args {
     pub out: PathBuf,
 }
 
+/// Photos per batch of rows written.
+const CHUNK: usize = 64;
+
 pub fn run(args: Args, ctx: &Context) -> Result<()> {
+    // Where the rows go is checked before any work.
+    let out = AtomicFile::create(&args.out)?;
     let device = &ctx.device;
     let loaded = crate::bundle_dir::load(&args.model, device)?;
     let manifest = &loaded.manifest;
-    let files = collect_images(&args.paths)?;
-    if files.is_empty() {
-        bail!(
-            "no images found in {}",
-            args.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
-        );
+    let walk = collect_images(&args.paths)?;
+    if walk.files.is_empty() && walk.problems.is_empty() {
+        let given: Vec<String> = args.paths.iter().map(|p| p.display().to_string()).collect();
+        bail!("no images found in {}", given.join(", "));
     }
-    let results = infer::outputs_for_files(&loaded.members, &files, &Looking::of(&loaded), device)?;
-
-    let mut writer = csv::Writer::from_writer(Vec::new());
+    let mut writer = csv::Writer::from_writer(out);
     let mut header = vec!["image".to_string()];
     header.extend(manifest.classes.iter().map(|c| c.code.clone()));
-    header.extend(["prediction", "uncertain", "not_a_lesion"].map(String::from));
+    header.extend(["prediction", "uncertain", "not_a_lesion", "status"].map(String::from));
     writer.write_record(&header)?;
-    let mut failed = Vec::new();
-    for (path, result) in files.iter().zip(results) {
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        match result {
-            Ok(outputs) => {
-                let p = analysis::predict(&loaded, &outputs.logits, &outputs.features);
-                let mut row = vec![name];
-                row.extend(p.probabilities.iter().map(|v| format!("{v:.6}")));
-                row.push(manifest.classes[p.top].code.clone());
-                row.push(p.uncertain.to_string());
-                row.push(p.unfamiliar.to_string());
-                writer.write_record(&row)?;
-            }
-            Err(reason) => failed.push(format!("{}: {reason}", path.display())),
-        }
+    let blank = |name: String, status: String| {
+        let mut row = vec![name];
+        row.extend(std::iter::repeat_n(String::new(), manifest.classes.len() + 3));
+        row.push(status);
+        row
+    };
+    let mut failed: Vec<String> = Vec::new();
+    for skipped in &walk.problems {
+        writer.write_record(blank(
+            crate::data::images::display_name(&skipped.path),
+            skipped.why.clone(),
+        ))?;
+        failed.push(skipped.to_string());
     }
-    let bytes = writer.into_inner().map_err(|e| anyhow::anyhow!("cannot encode the CSV: {e}"))?;
-    crate::files::write_atomic(&args.out, &bytes)?;
-    println!("{} images predicted into {}", files.len() - failed.len(), args.out.display());
+    let looking = Looking::of(&loaded);
+    let bar = crate::progress::bar(walk.files.len() as u64, "predicting");
+    for chunk in walk.files.chunks(CHUNK) {
+        let paths: Vec<PathBuf> = chunk.iter().map(|f| f.path.clone()).collect();
+        let results = infer::outputs_for_files(&loaded.members, &paths, &looking, device)?;
+        for (found, result) in chunk.iter().zip(results) {
+            match result {
+                Ok(outputs) => {
+                    let p = analysis::predict(&loaded, &outputs.logits, &outputs.features);
+                    let mut row = vec![found.name.clone()];
+                    row.extend(p.probabilities.iter().map(|v| format!("{v:.6}")));
+                    row.push(manifest.classes[p.top].code.clone());
+                    row.push(p.uncertain.to_string());
+                    row.push(p.unfamiliar.to_string());
+                    row.push("ok".into());
+                    writer.write_record(&row)?;
+                }
+                Err(reason) => {
+                    writer.write_record(blank(found.name.clone(), reason.clone()))?;
+                    failed.push(format!("{}: {reason}", found.path.display()));
+                }
+            }
+        }
+        writer.flush()?;
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    let mut out = writer.into_inner().map_err(|e| anyhow::anyhow!("cannot write the CSV: {e}"))?;
+    out.flush()?;
+    out.finish()?;
+    let total = walk.files.len() + walk.problems.len();
+    println!("{} of {total} images predicted into {}", total - failed.len(), args.out.display());
     if !failed.is_empty() {
         print_unreadable(&failed);
-        bail!("{} of {} images could not be read", failed.len(), files.len());
+        bail!("{} of {total} images could not be read (their rows say why)", failed.len());
     }
     Ok(())
 }

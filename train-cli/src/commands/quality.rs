@@ -138,7 +138,7 @@ pub fn run(options: Args, _ctx: &Context) -> Result<()> {
     let mut rows: Vec<(PathBuf, Row)> = Vec::with_capacity(files.len());
     let mut failed = Vec::new();
     for path in &files {
-        let decoded = std::fs::read(path)
+        let decoded = crate::files::read_limited(path, crate::files::MAX_PHOTO_BYTES)
             .map_err(|e| e.to_string())
             .and_then(|bytes| model::preprocess::decode(&bytes).map_err(|e| e.to_string()));
         match decoded {

@@ -133,6 +133,9 @@ fn one_at_a_time(
 }
 
 fn describe(overrides: &[(String, serde_json::Value)]) -> String {
+    if overrides.is_empty() {
+        return "(base recipe)".into();
+    }
     overrides
         .iter()
         .map(|(k, v)| format!("{k}={}", v.to_string().trim_matches('"')))

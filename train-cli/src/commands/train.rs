@@ -234,7 +234,11 @@ pub fn train(
         // Each member starts from the same backbone with its own random head.
         let seed = recipe.member_seed(member);
         device.seed(seed);
-        let start = Classifier::with_backbone(initial.backbone.clone(), classes.len(), device);
+        let start = model::burnpack::with_stable_ids(Classifier::with_backbone(
+            initial.backbone.clone(),
+            classes.len(),
+            device,
+        ));
         let data = MemberData {
             train: &train,
             val: &val,

@@ -34,8 +34,7 @@ pub fn load(root: &Path, skip_bad: bool) -> Result<Dataset> {
     for dir in &class_dirs {
         let label = classes.len();
         classes.push(dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
-        let mut files = Vec::new();
-        images_under(dir, &mut files)?;
+        let files = images_under(dir)?;
         if files.is_empty() {
             problems.add("empty class folders", dir.display().to_string());
         }

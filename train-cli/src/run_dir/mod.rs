@@ -5,6 +5,7 @@
 //! <run>/cache/pooled-*.bin       the frozen backbone's features (shareable, see --cache-dir)
 //! <run>/member-N/checkpoint.bin  everything needed to resume member N exactly
 //! <run>/member-N/weights.bpk     member N's final weights (the weight average)
+//! <run>/member-N/weights.sha256  their checksum, checked whenever they are loaded
 //! <run>/member-N/log.csv         one row per finished epoch (see `log`)
 //! <run>/calibration.json         temperatures, offsets, thresholds, views, familiarity
 //! ```
@@ -67,10 +68,9 @@ impl RunDir {
     pub fn load_members(&self, run: &Run, device: &Device) -> Result<Vec<Classifier>> {
         (0..run.options.members)
             .map(|m| {
-                let path = self.member(m).weights();
-                let bytes = std::fs::read(&path).with_context(|| {
-                    format!("member {m} has no checkpoint ({})", path.display())
-                })?;
+                let member = self.member(m);
+                let path = member.weights();
+                let bytes = member.load_weights().with_context(|| format!("member {m}"))?;
                 model::burnpack::load(Classifier::new(run.classes.len(), device), bytes)
                     .with_context(|| format!("{} does not fit the run", path.display()))
             })
@@ -93,6 +93,37 @@ impl MemberDir {
     }
     pub fn log(&self) -> PathBuf {
         self.path.join("log.csv")
+    }
+
+    fn weights_checksum(&self) -> PathBuf {
+        self.path.join("weights.sha256")
+    }
+
+    /// Writes the member's final weights and their checksum.
+    pub fn save_weights(&self, bytes: &[u8]) -> Result<()> {
+        crate::files::write_atomic(&self.weights(), bytes)?;
+        crate::files::write_atomic(
+            &self.weights_checksum(),
+            model::bundle::sha256_hex(bytes).as_bytes(),
+        )
+    }
+
+    /// The member's final weights, checked against their checksum.
+    pub fn load_weights(&self) -> Result<Vec<u8>> {
+        let path = self.weights();
+        let bytes = std::fs::read(&path)
+            .with_context(|| format!("has not finished training (no {})", path.display()))?;
+        let expected = std::fs::read_to_string(self.weights_checksum())
+            .with_context(|| format!("{} has no checksum beside it", path.display()))?;
+        let found = model::bundle::sha256_hex(&bytes);
+        if expected.trim() != found {
+            anyhow::bail!(
+                "{} is damaged: its checksum is {found}, not {}",
+                path.display(),
+                expected.trim()
+            );
+        }
+        Ok(bytes)
     }
 }
 

@@ -55,7 +55,7 @@ impl Ema {
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = self.decay.to_le_bytes().to_vec();
         out.extend_from_slice(&self.steps.to_le_bytes());
-        out.extend(encode(&self.tensors, Encoding::F32));
+        out.extend(encode(&self.tensors, Encoding::F32, ""));
         out
     }
 
@@ -67,7 +67,7 @@ impl Ema {
         };
         let decay = f64::from_le_bytes(decay.try_into()?);
         let steps = u64::from_le_bytes(steps.try_into()?);
-        Ok(Self { decay, steps, tensors: decode(rest, "the weight average")? })
+        Ok(Self { decay, steps, tensors: decode(rest, "the weight average")?.tensors })
     }
 }
 

@@ -21,7 +21,6 @@ use super::images::Photos;
 use super::loss::{LossConfig, loss};
 use super::sampler::{self, Sampling};
 use super::schedule::learning_rate;
-use crate::files::write_atomic;
 use crate::metrics;
 use crate::progress;
 use crate::rng::Rng;
@@ -131,6 +130,32 @@ fn validate_head(
     Ok(metrics::compute(&probabilities, labels, &vec![false; classifier.num_classes()]))
 }
 
+/// The optimizer and weight average a checkpoint holds (fresh ones at the
+/// start of a stage).
+fn resume_state(
+    checkpoint: &Checkpoint,
+    options: &FitOptions,
+    dir: &MemberDir,
+) -> Result<(ModuleOptimizer, Option<Ema>)> {
+    let mut optimizer = optimizer(options.weight_decay)?;
+    if !checkpoint.optimizer.is_empty() {
+        optimizer = optimizer
+            .from_bytes(burn::tensor::Bytes::from_bytes_vec(checkpoint.optimizer.clone()))
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "the optimizer state in {} is damaged: {e:?}",
+                    dir.checkpoint().display()
+                )
+            })?;
+    }
+    let average = if checkpoint.average.is_empty() {
+        None
+    } else {
+        Some(Ema::from_bytes(&checkpoint.average)?)
+    };
+    Ok((optimizer, average))
+}
+
 /// The seed of everything random in one epoch of one stage.
 fn epoch_seed(seed: u64, stage: Stage, epoch: usize) -> u64 {
     seed.wrapping_mul(1_000_003) ^ ((stage as u64) << 40) ^ epoch as u64
@@ -165,6 +190,9 @@ pub fn fit_member(
     let mut classifier = model::burnpack::load(initial, checkpoint.weights.clone())
         .with_context(|| format!("{} does not fit this network", dir.checkpoint().display()))?;
 
+    // The optimizer and the weight average stay in memory from one epoch to
+    // the next; the checkpoint's copies serve a resumed run.
+    let mut live: Option<(ModuleOptimizer, Option<Ema>)> = None;
     while checkpoint.state.stage != Stage::Done {
         let stage = checkpoint.state.stage;
         let stage_options = if stage == Stage::Head { &options.head } else { &options.full };
@@ -173,6 +201,7 @@ pub fn fit_member(
             checkpoint.state.stage = if stage == Stage::Head { Stage::Full } else { Stage::Done };
             checkpoint.state.epoch = 0;
             checkpoint.optimizer.clear();
+            live = None;
             if checkpoint.state.stage == Stage::Full && options.ema > 0.0 {
                 checkpoint.average = Ema::new(options.ema, &classifier).to_bytes();
             }
@@ -182,13 +211,16 @@ pub fn fit_member(
                 } else {
                     Ema::from_bytes(&checkpoint.average)?.classifier(num_classes, device)?
                 };
-                write_atomic(&dir.weights(), &model::burnpack::to_bytes(&kept)?)?;
+                dir.save_weights(&model::burnpack::to_bytes(&kept)?)?;
             }
             checkpoint.save(dir)?;
             continue;
         }
         let epoch = checkpoint.state.epoch;
         let mut rng = Rng::new(epoch_seed(seed, stage, epoch));
+        // burn's own generator (dropout) restarts with each epoch too: a
+        // resumed run draws what an uninterrupted one would.
+        autodiff.seed(epoch_seed(seed, stage, epoch));
         let order = sampler::epoch(
             &data.train.labels,
             num_classes,
@@ -200,21 +232,9 @@ pub fn fit_member(
         let steps = batches.len();
         let total_steps = stage_options.epochs * steps;
         let warmup = stage_options.warmup_epochs * steps;
-        let mut optimizer = optimizer(options.weight_decay)?;
-        if !checkpoint.optimizer.is_empty() {
-            optimizer = optimizer
-                .from_bytes(burn::tensor::Bytes::from_bytes_vec(checkpoint.optimizer.clone()))
-                .map_err(|e| {
-                    anyhow::anyhow!(
-                        "the optimizer state in {} is damaged: {e:?}",
-                        dir.checkpoint().display()
-                    )
-                })?;
-        }
-        let mut average = if checkpoint.average.is_empty() {
-            None
-        } else {
-            Some(Ema::from_bytes(&checkpoint.average)?)
+        let (mut optimizer, mut average) = match live.take() {
+            Some(state) => state,
+            None => resume_state(&checkpoint, options, dir)?,
         };
         let mut model =
             trainable(classifier, &autodiff, options.freeze_stem && stage == Stage::Full);

@@ -37,7 +37,7 @@ pub fn load(
     let images = samples
         .par_iter()
         .map(|sample| {
-            let bytes = std::fs::read(&sample.path)
+            let bytes = crate::files::read_limited(&sample.path, crate::files::MAX_PHOTO_BYTES)
                 .with_context(|| format!("cannot read {}", sample.path.display()))?;
             let mut image =
                 preprocess::decode(&bytes).with_context(|| format!("{}", sample.path.display()))?;

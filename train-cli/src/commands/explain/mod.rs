@@ -42,6 +42,8 @@ const INK: [u8; 3] = [34, 34, 34];
 const BAR: [u8; 3] = [47, 111, 159];
 const BAR_MALIGNANT: [u8; 3] = [179, 38, 30];
 const TRACK: [u8; 3] = [230, 233, 237];
+/// The longest side of the photo in the picture.
+const MAX_SHOWN_SIDE: u32 = 1600;
 /// Photos shorter than this are enlarged in the picture.
 const MIN_SHOWN_HEIGHT: u32 = 360;
 /// Lines of text the panel needs at most: title, seven classes, notes.
@@ -128,19 +130,27 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
     }
     let device = &ctx.device;
     let loaded = crate::bundle_dir::load(&args.model, device)?;
-    let bytes = std::fs::read(image).with_context(|| format!("cannot read {}", image.display()))?;
+    let bytes = crate::files::read_limited(image, crate::files::MAX_PHOTO_BYTES)?;
     let photo = preprocess::decode(&bytes)
         .with_context(|| format!("{} is not a usable image", image.display()))?;
     let analysis = analysis::block_on(analysis::analyse(&loaded, &photo, device))?;
     let classes = &loaded.manifest.classes;
     let class = pick_class(classes, class, analysis.prediction.top)?;
 
-    let (w, h) = photo.dimensions();
-    let heat =
-        gradcam::photo_heat(&analysis.cams[class], analysis.cam_size, w, h, analysis.cam_region);
-    let mut blended = colormap::blend(&photo, &colormap::heat_layer(&heat, w, h), opacity);
-    // Small photos (HAM10000's are 200x150) are shown enlarged, by a whole factor.
-    let factor = (MIN_SHOWN_HEIGHT / h.max(1)).max(1);
+    // The picture is for looking at: a large photo is shown smaller, so its
+    // size (and the memory it takes) stays bounded whatever the input.
+    let shown = if photo.width().max(photo.height()) > MAX_SHOWN_SIDE {
+        imageops::thumbnail(&photo, MAX_SHOWN_SIDE, MAX_SHOWN_SIDE)
+    } else {
+        photo
+    };
+    let (w, h) = shown.dimensions();
+    let region = loaded.manifest.geometry.region(w, h);
+    let heat = gradcam::photo_heat(&analysis.cams[class], analysis.cam_size, w, h, region);
+    let mut blended = colormap::blend(&shown, &colormap::heat_layer(&heat, w, h), opacity);
+    // Small photos (HAM10000's are 200x150) are shown enlarged, by a whole
+    // factor, never beyond the largest side.
+    let factor = (MIN_SHOWN_HEIGHT / h.max(1)).min(MAX_SHOWN_SIDE / w.max(1)).max(1);
     if factor > 1 {
         blended =
             imageops::resize(&blended, w * factor, h * factor, imageops::FilterType::Triangle);
