@@ -32,6 +32,11 @@ impl Classifier {
         }
     }
 
+    /// The classifier with its backbone's BatchNorms folded in (for inference).
+    pub fn folded(self) -> Self {
+        Self { backbone: self.backbone.folded(), dropout: self.dropout, head: self.head }
+    }
+
     pub fn num_classes(&self) -> usize {
         self.head.weight.dims()[1]
     }

@@ -89,7 +89,9 @@ pub fn decode(bytes: &[u8]) -> Result<RgbImage, PreprocessError> {
             | ImageFormat::Bmp
             | ImageFormat::Gif,
         ) => {}
-        Some(other) => return Err(PreprocessError::UnsupportedFormat(format!("{other:?}"))),
+        Some(other) => {
+            return Err(PreprocessError::UnsupportedFormat(format!("{other:?}").to_uppercase()));
+        }
     }
     // The header's size first, so a decompression bomb is refused, and named
     // with its size, before any pixel buffer exists.

@@ -22,7 +22,12 @@ pub fn read_limited(path: &Path, max: u64) -> Result<Vec<u8>> {
         .read_to_end(&mut bytes)
         .with_context(|| format!("cannot read {}", path.display()))?;
     if bytes.len() as u64 > max {
-        bail!("{} is larger than {} MB", path.display(), max / 1_000_000);
+        let limit = if max >= 1_000_000 {
+            format!("{} MB", max / 1_000_000)
+        } else {
+            format!("{max} bytes")
+        };
+        bail!("{} is larger than {limit}", path.display());
     }
     Ok(bytes)
 }

@@ -26,13 +26,18 @@ impl LoadedBundle {
     }
 }
 
-/// Builds one member's classifier from its tensors (plus the shared ones).
+/// Builds one member's classifier from its tensors (plus the shared ones);
+/// `folded` for a backbone whose BatchNorms are folded into its convolutions.
 pub fn classifier_from(
     num_classes: usize,
     tensors: Vec<NamedTensor>,
+    folded: bool,
     device: &Device,
 ) -> Result<Classifier, BundleError> {
     let mut classifier = Classifier::new(num_classes, device);
+    if folded {
+        classifier = classifier.folded();
+    }
     let packed = tensors
         .into_iter()
         .map(|t| bridge::from_data(TensorData::new(t.values, t.shape), t.name, None))
@@ -83,7 +88,7 @@ pub fn load(
         })?);
         let mut tensors = shared.clone();
         tensors.extend(own);
-        members.push(classifier_from(manifest.classes.len(), tensors, device)?);
+        members.push(classifier_from(manifest.classes.len(), tensors, manifest.folded, device)?);
     }
     // Members run their shared blocks once: they must really be the same.
     let backbones: Vec<&crate::efficientnet::EfficientNetLite0> =

@@ -59,6 +59,9 @@ pub struct Manifest {
     #[serde(default)]
     pub colour_constancy: bool,
     pub encoding: Encoding,
+    /// The backbones' BatchNorms are folded into their convolutions.
+    #[serde(default)]
+    pub folded: bool,
     /// Tensors every member shares, if any.
     pub shared: Option<WeightFile>,
     /// The backbone blocks below this index are identical in every member,
@@ -203,6 +206,7 @@ mod tests {
             normalization: Normalization::LITE,
             colour_constancy: false,
             encoding: Encoding::Int8,
+            folded: true,
             shared: None,
             shared_blocks: 0,
             offsets: Vec::new(),

@@ -180,9 +180,10 @@ impl<C: CheckpointStrategy> CpuOps for Autodiff<Flex, C> {
         match Relu6Backward.prepare::<C>([x.node()]).compute_bound().stateful() {
             OpsKind::Tracked(mut prep) => {
                 let state = prep.checkpoint(&x);
-                prep.finish(state, Flex::relu6(x.into_primitive()))
+                // Not in place: the checkpoint holds the input for the gradient.
+                prep.finish(state, Flex::float_clamp(x.into_primitive(), 0.0.into(), 6.0.into()))
             }
-            OpsKind::UnTracked(prep) => prep.finish(Flex::relu6(x.into_primitive())),
+            OpsKind::UnTracked(prep) => prep.finish(<Flex as CpuOps>::relu6(x.into_primitive())),
         }
     }
 
@@ -198,18 +199,16 @@ impl<C: CheckpointStrategy> CpuOps for Autodiff<Flex, C> {
             OpsKind::Tracked(mut prep) => {
                 let x_state = prep.checkpoint(&x);
                 let weight_state = prep.checkpoint(&weight);
-                let output = Flex::conv2d(
+                let output = <Flex as CpuOps>::depthwise_conv2d(
                     x.into_primitive(),
                     weight.into_primitive(),
-                    None,
                     options.clone(),
                 );
                 prep.finish((x_state, weight_state, options), output)
             }
-            OpsKind::UnTracked(prep) => prep.finish(Flex::conv2d(
+            OpsKind::UnTracked(prep) => prep.finish(<Flex as CpuOps>::depthwise_conv2d(
                 x.into_primitive(),
                 weight.into_primitive(),
-                None,
                 options,
             )),
         }

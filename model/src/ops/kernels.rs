@@ -50,6 +50,55 @@ fn for_each_chunk(out: &mut [f32], chunk: usize, f: impl Fn(usize, &mut [f32]) +
     out.chunks_mut(chunk).enumerate().for_each(|(i, c)| f(i, c));
 }
 
+/// The convolution itself: each output pixel the sum of its filter's taps
+/// over the input pixels they fall on (zero outside).
+pub fn depthwise_forward(shape: &Depthwise, input: &[f32], weight: &[f32]) -> Vec<f32> {
+    let (k, s) = (shape.kernel, shape.stride);
+    let [h, w] = shape.input;
+    let [oh, ow] = shape.output;
+    let [pt, pl] = shape.padding;
+    let mut out = vec![0.0f32; shape.batch * shape.channels * shape.output_plane()];
+    for_each_chunk(&mut out, shape.output_plane(), |plane, y| {
+        let channel = plane % shape.channels;
+        let x = &input[plane * shape.input_plane()..(plane + 1) * shape.input_plane()];
+        let filter = &weight[channel * k * k..(channel + 1) * k * k];
+        for i in 0..k {
+            let rows = shape.valid(i, pt, h, oh);
+            for j in 0..k {
+                let cols = shape.valid(j, pl, w, ow);
+                let tap = filter[i * k + j];
+                for oy in rows.clone() {
+                    let x_row = &x[(oy * s + i - pt) * w..(oy * s + i - pt + 1) * w];
+                    let y_row = &mut y[oy * ow..(oy + 1) * ow];
+                    if s == 1 {
+                        let start = cols.start + j - pl;
+                        for (o, v) in
+                            y_row[cols.clone()].iter_mut().zip(&x_row[start..start + cols.len()])
+                        {
+                            *o += tap * v;
+                        }
+                    } else {
+                        for ox in cols.clone() {
+                            y_row[ox] += tap * x_row[ox * s + j - pl];
+                        }
+                    }
+                }
+            }
+        }
+    });
+    out
+}
+
+/// ReLU6 in place: `min(max(x, 0), 6)`.
+pub fn relu6_in_place(values: &mut [f32]) {
+    const CHUNK: usize = 1 << 16;
+    for_each_chunk(values, CHUNK, |_, chunk| {
+        for v in chunk {
+            *v = v.clamp(0.0, 6.0);
+        }
+    });
+}
+
 /// Gradient with respect to the input: every output gradient spread back
 /// over the input pixels its filter read.
 pub fn depthwise_input_grad(shape: &Depthwise, weight: &[f32], grad: &[f32]) -> Vec<f32> {
@@ -214,6 +263,11 @@ mod tests {
             let weight = values(3 * kernel * kernel, 2);
             let g = values(2 * 3 * shape.output[0] * shape.output[1], 3);
             let y = forward(&shape, &x, &weight);
+            let fast = depthwise_forward(&shape, &x, &weight);
+            assert!(
+                y.iter().zip(&fast).all(|(a, b)| (a - b).abs() < 1e-5),
+                "forward, k {kernel} s {stride}"
+            );
             let dot = |a: &[f32], b: &[f32]| {
                 a.iter().zip(b).map(|(p, q)| f64::from(*p) * f64::from(*q)).sum::<f64>()
             };
@@ -232,5 +286,8 @@ mod tests {
     fn relu6_passes_the_gradient_only_inside_its_linear_range() {
         let x = [-1.0, 0.0, 0.5, 5.9, 6.0, 7.0];
         assert_eq!(relu6_grad(&x, &[1.0; 6]), vec![0.0, 0.0, 1.0, 1.0, 0.0, 0.0]);
+        let mut v = x.to_vec();
+        relu6_in_place(&mut v);
+        assert_eq!(v, vec![0.0, 0.0, 0.5, 5.9, 6.0, 6.0]);
     }
 }

@@ -94,6 +94,10 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
         let flagged = predictions.iter().filter(|p| p.unfamiliar).count();
         let uncertain = predictions.iter().filter(|p| p.uncertain).count();
         table.push(row("**ensemble**", part, &metrics, mel));
+        json.insert(
+            format!("{part}/flags"),
+            serde_json::json!({ "n": labels.len(), "uncertain": uncertain, "not_a_lesion": flagged }),
+        );
         writeln!(details, "\n### Ensemble on the {part} part\n")?;
         writeln!(
             details,
@@ -142,6 +146,8 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
         }
     );
     crate::files::write_atomic(out, report.as_bytes())?;
+    // The run keeps its own copy, for the model card `export` writes.
+    dir.save_evaluation(&summary, &serde_json::Value::Object(json.clone()))?;
     crate::files::write_atomic(
         &out.with_extension("json"),
         serde_json::to_string_pretty(&json)?.as_bytes(),

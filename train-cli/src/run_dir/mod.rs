@@ -8,6 +8,7 @@
 //! <run>/member-N/weights.sha256  their checksum, checked whenever they are loaded
 //! <run>/member-N/log.csv         one row per finished epoch (see `log`)
 //! <run>/calibration.json         temperatures, offsets, thresholds, views, familiarity
+//! <run>/evaluation.md, .json     the last `evaluate` table and figures (for the model card)
 //! ```
 
 pub mod calibration;
@@ -62,6 +63,20 @@ impl RunDir {
 
     pub fn save(&self, run: &Run) -> Result<()> {
         crate::files::write_atomic(&self.run_file(), serde_json::to_string_pretty(run)?.as_bytes())
+    }
+
+    /// Keeps the last evaluation's summary table and figures.
+    pub fn save_evaluation(&self, table: &str, figures: &serde_json::Value) -> Result<()> {
+        crate::files::write_atomic(&self.path.join("evaluation.md"), table.as_bytes())?;
+        crate::files::write_atomic(
+            &self.path.join("evaluation.json"),
+            serde_json::to_string_pretty(figures)?.as_bytes(),
+        )
+    }
+
+    /// The last evaluation's summary table, if the run was evaluated.
+    pub fn evaluation_table(&self) -> Option<String> {
+        std::fs::read_to_string(self.path.join("evaluation.md")).ok()
     }
 
     /// The kept weights of every member of `run`.

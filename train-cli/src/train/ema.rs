@@ -49,7 +49,7 @@ impl Ema {
 
     /// The averaged network.
     pub fn classifier(&self, num_classes: usize, device: &Device) -> Result<Classifier> {
-        Ok(classifier_from(num_classes, self.tensors.clone(), device)?)
+        Ok(classifier_from(num_classes, self.tensors.clone(), false, device)?)
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {

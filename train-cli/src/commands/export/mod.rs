@@ -1,4 +1,7 @@
-//! `dermlens export`: the bundle the web app and `predict` load.
+//! `dermlens export`: the bundle the web app and `predict` load, with its
+//! model card.
+
+mod model_card;
 
 use std::path::{Path, PathBuf};
 
@@ -80,7 +83,10 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
             run.options.members
         );
     }
-    let members = dir.load_members(&run, &ctx.device)?;
+    // BatchNorms folded into the convolutions: less to download and one pass
+    // fewer per layer (the same outputs, checked by the model's tests).
+    let members: Vec<_> =
+        dir.load_members(&run, &ctx.device)?.into_iter().map(|m| m.folded()).collect();
     let tensors: Vec<_> = members.iter().map(bundle::tensors_of).collect();
     let (shared, own) = bundle::factor_shared(&tensors);
 
@@ -93,6 +99,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
         normalization: run.normalization,
         colour_constancy: run.options.colour_constancy,
         encoding,
+        folded: true,
         shared: None,
         // Blocks no member changed are stored once and run once.
         shared_blocks: identical_lower_blocks(
@@ -134,6 +141,9 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
     for (name, bytes) in &files {
         crate::files::write_atomic(&out.join(name), bytes)?;
     }
+    let weight_bytes: usize = files.iter().map(|(_, b)| b.len()).sum();
+    let card = model_card::write(&dir, &run, &calibration, &manifest, weight_bytes)?;
+    crate::files::write_atomic(&out.join(model_card::FILE), card.as_bytes())?;
     crate::files::write_atomic(&out.join(MANIFEST), manifest.to_json().as_bytes())?;
     remove_stale(out, &files.iter().map(|(name, _)| name.clone()).collect::<Vec<_>>())?;
     let total: usize = files.iter().map(|(_, b)| b.len()).sum();

@@ -1,0 +1,156 @@
+//! `MODEL_CARD.md`, written beside the bundle from the run's own files: what
+//! the model was trained on, how, how well it did, and what it is not for.
+
+use std::fmt::Write as _;
+
+use anyhow::Result;
+use model::bundle::Manifest;
+
+use crate::data::class_counts;
+use crate::data::split::{self, Part};
+use crate::run_dir::calibration::Calibration;
+use crate::run_dir::{Run, RunDir, log};
+
+pub const FILE: &str = "MODEL_CARD.md";
+
+pub fn write(
+    dir: &RunDir,
+    run: &Run,
+    calibration: &Calibration,
+    manifest: &Manifest,
+    bytes: usize,
+) -> Result<String> {
+    let recipe = &run.options;
+    let mut card = String::new();
+    writeln!(card, "# Model card: dermlens skin-lesion classifier\n")?;
+    writeln!(card, "{}\n", manifest.provenance)?;
+    writeln!(
+        card,
+        "Bundle format {} version {}, {} member(s), {} weights ({:.1} MB), exported by dermlens {} with burn {}.\n",
+        manifest.format,
+        manifest.version,
+        manifest.members.len(),
+        format!("{:?}", manifest.encoding).to_lowercase(),
+        bytes as f64 / 1e6,
+        env!("CARGO_PKG_VERSION"),
+        run.burn_version
+    )?;
+
+    writeln!(card, "## Intended use\n")?;
+    writeln!(
+        card,
+        "A second look at a photo of one skin spot, privately, in the browser: which of the {} lesion \
+         classes below it resembles, how sure the ensemble is, and where in the photo it looked. **It is not \
+         a diagnosis** and not a medical device: anything worrying belongs in front of a dermatologist.\n",
+        manifest.classes.len()
+    )?;
+
+    writeln!(card, "## Data\n")?;
+    let split = split::load(&recipe.split)?;
+    writeln!(
+        card,
+        "Split file `{}` (sha256 `{}`): by lesion, stratified by class; no lesion in two parts.\n",
+        recipe.split.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
+        run.split_sha256
+    )?;
+    writeln!(card, "| class | name | malignant | train | val | test |\n|---|---|---|---|---|---|")?;
+    let counts: Vec<Vec<usize>> =
+        Part::ALL.iter().map(|&p| class_counts(&split.part(p), split.classes.len())).collect();
+    for (c, class) in run.classes.iter().enumerate() {
+        writeln!(
+            card,
+            "| {} | {} | {} | {} | {} | {} |",
+            class.code,
+            class.name,
+            if class.malignant { "yes" } else { "no" },
+            counts[0][c],
+            counts[1][c],
+            counts[2][c]
+        )?;
+    }
+
+    writeln!(card, "\n## Training\n")?;
+    let inputs: Vec<String> = run.inputs().iter().map(|i| format!("{}", i[0])).collect();
+    writeln!(
+        card,
+        "From the ImageNet EfficientNet-Lite0 backbone, per member: the head on the frozen backbone's \
+         features ({} epochs), then the whole network for {} epochs of {} images (batch {}, AdamW, peak \
+         learning rate {}, weight decay {} except BatchNorm and biases, cosine schedule after {} warm-up \
+         epoch(s)), views drawn afresh each epoch ({:?} geometry, crops of {}-100% of the square, any \
+         rotation, flips, colour and hue jitter), {:?} sampling with a logit-adjusted loss (tau {}), label \
+         smoothing {}, and a moving average of the weights (decay {}) kept as the member. Members' inputs: \
+         {} px. Seed {}. Trained on {}.\n",
+        recipe.head_epochs,
+        recipe.epochs,
+        recipe.epoch_images,
+        recipe.batch,
+        recipe.lr,
+        recipe.weight_decay,
+        recipe.warmup_epochs,
+        manifest.geometry,
+        (recipe.min_area * 100.0).round(),
+        recipe.sampling,
+        recipe.logit_adjust,
+        recipe.label_smoothing,
+        recipe.ema,
+        inputs.join(", "),
+        recipe.seed,
+        run.device
+    )?;
+    let minutes: f64 = run.seconds.iter().sum::<f64>() / 60.0;
+    if minutes > 0.0 {
+        writeln!(card, "Training took {minutes:.0} minutes in all.\n")?;
+    }
+    for m in 0..recipe.members {
+        if let Ok(rows) = log::read(&dir.member(m).log())
+            && let Some(last) = rows.last()
+        {
+            writeln!(
+                card,
+                "- member {m}: final validation balanced accuracy {:.3} (weights averaged)",
+                last.val_balanced_accuracy
+            )?;
+        }
+    }
+    writeln!(
+        card,
+        "\nCalibration on the validation part: temperatures {:?}; melanoma logit offset {:+.2}; \"uncertain\" \
+         below {:.0}% of members agreeing or a top probability under {:.2}; \"not like a lesion photo\" above a \
+         familiarity distance of {:.2}; {} test-time views.\n",
+        calibration.scaling.temperatures.iter().map(|t| format!("{t:.3}")).collect::<Vec<_>>(),
+        calibration.scaling.offsets.iter().copied().fold(0.0f32, |a, b| if b.abs() > a.abs() {
+            b
+        } else {
+            a
+        }),
+        calibration.thresholds.min_agreement * 100.0,
+        calibration.thresholds.min_confidence,
+        calibration.thresholds.max_familiarity_distance,
+        calibration.tta.count()
+    )?;
+
+    writeln!(card, "## Evaluation\n")?;
+    match dir.evaluation_table() {
+        Some(table) => writeln!(
+            card,
+            "From `dermlens evaluate` (the test part was used only for this table):\n\n{table}\n"
+        )?,
+        None => {
+            writeln!(card, "Not evaluated: run `dermlens evaluate` on the run before exporting.\n")?
+        }
+    }
+
+    writeln!(card, "## Limitations\n")?;
+    writeln!(
+        card,
+        "- Learned from dermatoscope images (HAM10000: Austria and Australia), mostly of light skin. Phone \
+         photos without a dermatoscope, other skin tones, body sites and lesion types outside these classes \
+         are unlike its training data; its answers on them mean less than the figures above suggest.\n\
+         - It sees the centred square of the photo: keep the spot in the middle.\n\
+         - The figures come from one split of one dataset; a clinic's own photos may differ.\n\
+         - The not-a-lesion warning is a safety net, not a guarantee.\n\
+         - HAM10000 is CC BY-NC 4.0 (Tschandl, Rosendahl and Kittler, 2018): the model inherits the \
+         non-commercial condition."
+    )?;
+    Ok(card)
+}

@@ -1,0 +1,375 @@
+//! Hostile and strange inputs, as a careful user or an attacker would give
+//! them: a corpus of broken and unusual images made here (plus a CMYK JPEG
+//! fixture), folders with a link loop and repeated names, and bundles edited
+//! after export. Every case must end in a correct result or a clear error
+//! naming the input: never a panic, never a silent wrong answer.
+
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use image::{DynamicImage, ImageBuffer, ImageFormat, Luma, LumaA, Rgb, RgbImage};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn dermlens(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dermlens")).args(args).output().unwrap()
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+fn no_panic(output: &Output) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked") && output.status.code() != Some(101), "a panic: {stderr}");
+}
+
+fn encode(image: DynamicImage, format: ImageFormat) -> Vec<u8> {
+    let mut bytes = Cursor::new(Vec::new());
+    image.write_to(&mut bytes, format).unwrap();
+    bytes.into_inner()
+}
+
+fn photo(w: u32, h: u32) -> RgbImage {
+    ImageBuffer::from_fn(w, h, |x, y| Rgb([(x * 7 % 256) as u8, (y * 5 % 256) as u8, 120]))
+}
+
+/// A JPEG with an EXIF block holding `orientation`.
+fn jpeg_with_orientation(image: &RgbImage, orientation: u16) -> Vec<u8> {
+    let jpeg = encode(DynamicImage::ImageRgb8(image.clone()), ImageFormat::Jpeg);
+    let mut tiff = b"MM\0\x2a\0\0\0\x08\0\x01\x01\x12\0\x03\0\0\0\x01".to_vec();
+    tiff.extend_from_slice(&orientation.to_be_bytes());
+    tiff.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+    let mut app1 = b"Exif\0\0".to_vec();
+    app1.extend_from_slice(&tiff);
+    let mut out = jpeg[..2].to_vec();
+    out.extend_from_slice(&[0xFF, 0xE1]);
+    out.extend_from_slice(&((app1.len() + 2) as u16).to_be_bytes());
+    out.extend_from_slice(&app1);
+    out.extend_from_slice(&jpeg[2..]);
+    out
+}
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+        }
+    }
+    !crc
+}
+
+/// The corpus: (file name, bytes, what must happen: `Ok` or an error containing the text).
+fn corpus() -> Vec<(String, Vec<u8>, Result<(), &'static str>)> {
+    let mut out: Vec<(String, Vec<u8>, Result<(), &'static str>)> = Vec::new();
+    let jpeg = encode(DynamicImage::ImageRgb8(photo(64, 48)), ImageFormat::Jpeg);
+    let png = encode(DynamicImage::ImageRgb8(photo(64, 48)), ImageFormat::Png);
+    out.push(("zero.jpg".into(), Vec::new(), Err("the file is empty")));
+    out.push(("half.jpg".into(), jpeg[..jpeg.len() / 2].to_vec(), Err("truncated JPEG")));
+    out.push(("half.png".into(), png[..png.len() / 2].to_vec(), Err("truncated")));
+    // Bombs: headers declaring 100000 pixels a side, nothing behind them.
+    let mut png_bomb = encode(DynamicImage::ImageRgb8(photo(1, 1)), ImageFormat::Png);
+    png_bomb[16..20].copy_from_slice(&100_000u32.to_be_bytes());
+    png_bomb[20..24].copy_from_slice(&100_000u32.to_be_bytes());
+    let crc = crc32(&png_bomb[12..29]);
+    png_bomb[29..33].copy_from_slice(&crc.to_be_bytes());
+    out.push(("bomb.png".into(), png_bomb, Err("100000x100000")));
+    let mut gif_bomb = encode(DynamicImage::ImageRgb8(photo(2, 2)), ImageFormat::Gif);
+    gif_bomb[6..8].copy_from_slice(&60_000u16.to_le_bytes());
+    gif_bomb[8..10].copy_from_slice(&60_000u16.to_le_bytes());
+    out.push(("bomb.gif".into(), gif_bomb, Err("60000x60000")));
+    let mut jpeg_bomb = jpeg.clone();
+    if let Some(sof) = jpeg_bomb.windows(2).position(|w| w == [0xFF, 0xC0]) {
+        jpeg_bomb[sof + 5..sof + 7].copy_from_slice(&60_000u16.to_be_bytes());
+        jpeg_bomb[sof + 7..sof + 9].copy_from_slice(&60_000u16.to_be_bytes());
+    }
+    out.push(("bomb.jpg".into(), jpeg_bomb, Err("60000x60000")));
+    out.push((
+        "tiny.png".into(),
+        encode(DynamicImage::ImageRgb8(photo(1, 1)), ImageFormat::Png),
+        Ok(()),
+    ));
+    out.push((
+        "wide.png".into(),
+        encode(DynamicImage::ImageRgb8(photo(20_000, 1)), ImageFormat::Png),
+        Ok(()),
+    ));
+    let deep = ImageBuffer::from_fn(40, 30, |x, _| Rgb([(x * 1600) as u16, 30_000u16, 65_535u16]));
+    out.push(("deep.png".into(), encode(DynamicImage::ImageRgb16(deep), ImageFormat::Png), Ok(())));
+    let grey_alpha = ImageBuffer::from_fn(40, 30, |x, _| LumaA([(x * 6) as u8, 128u8]));
+    out.push((
+        "grey-alpha.png".into(),
+        encode(DynamicImage::ImageLumaA8(grey_alpha), ImageFormat::Png),
+        Ok(()),
+    ));
+    let grey = ImageBuffer::from_fn(40, 30, |x, _| Luma([(x * 6) as u8]));
+    out.push(("grey.png".into(), encode(DynamicImage::ImageLuma8(grey), ImageFormat::Png), Ok(())));
+    out.push((
+        "cmyk.jpg".into(),
+        std::fs::read(root().join("tests/fixtures/corpus/cmyk.jpg")).unwrap(),
+        Ok(()),
+    ));
+    // Two frames: the first is judged.
+    let mut animated = Vec::new();
+    {
+        let mut encoder = image::codecs::gif::GifEncoder::new(&mut animated);
+        for shade in [40u8, 200] {
+            let frame = image::Frame::new(image::RgbaImage::from_pixel(
+                20,
+                20,
+                image::Rgba([shade, 90, 90, 255]),
+            ));
+            encoder.encode_frame(frame).unwrap();
+        }
+    }
+    out.push(("animated.gif".into(), animated, Ok(())));
+    for orientation in 1..=8u16 {
+        out.push((
+            format!("exif-{orientation}.jpg"),
+            jpeg_with_orientation(&photo(40, 30), orientation),
+            Ok(()),
+        ));
+    }
+    out.push((
+        "text.jpg".into(),
+        b"this is a note, not a photo".to_vec(),
+        Err("not an image format"),
+    ));
+    out.push((
+        "phone.jpg".into(),
+        b"\0\0\0\x18ftypheic\0\0\0\0mif1heic\0\0\0\0".to_vec(),
+        Err("HEIC"),
+    ));
+    out.push(("scan.jpg".into(), b"II*\0\x08\0\0\0\0\0\0\0\0\0\0\0".to_vec(), Err("TIFF")));
+    out
+}
+
+/// A small trained bundle (once per test run).
+fn bundle(dir: &Path) -> PathBuf {
+    let fixtures = root().join("tests/fixtures");
+    let (ham, backbone) = (fixtures.join("ham10000"), fixtures.join("lite0/imagenet.bpk"));
+    let (split, run, out) = (dir.join("split.csv"), dir.join("run"), dir.join("bundle"));
+    let steps: [Vec<&str>; 4] = [
+        vec!["split", path(&ham), "--out", path(&split), "--val", "0.25", "--test", "0.25"],
+        vec![
+            "train",
+            "--split",
+            path(&split),
+            "--backbone",
+            path(&backbone),
+            "--out",
+            path(&run),
+            "--members",
+            "2",
+            "--inputs",
+            "48",
+            "--batch",
+            "8",
+            "--head-epochs",
+            "1",
+            "--epochs",
+            "1",
+            "--epoch-images",
+            "16",
+        ],
+        vec!["calibrate", path(&run), "--tta", "none"],
+        vec!["export", path(&run), "--out", path(&out)],
+    ];
+    for step in steps {
+        let output = dermlens(&step);
+        assert!(output.status.success(), "{step:?}: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    out
+}
+
+#[test]
+fn hostile_photos_folders_and_bundles() {
+    let dir = std::env::temp_dir().join(format!("dermlens-hostile-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let model = bundle(&dir);
+
+    // The corpus through predict, each file on its own line of the CSV.
+    let photos = dir.join("photos");
+    std::fs::create_dir_all(photos.join("a")).unwrap();
+    std::fs::create_dir_all(photos.join("b")).unwrap();
+    let cases = corpus();
+    for (name, bytes, _) in &cases {
+        std::fs::write(photos.join("a").join(name), bytes).unwrap();
+    }
+    // Same name in another folder, and a link back up (a loop) not to follow.
+    std::fs::write(photos.join("b/tiny.png"), &cases.iter().find(|c| c.0 == "tiny.png").unwrap().1)
+        .unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(&photos, photos.join("b/loop")).unwrap();
+    let csv = dir.join("predictions.csv");
+    let output =
+        dermlens(&["predict", path(&photos), "--model", path(&model), "--out", path(&csv)]);
+    no_panic(&output);
+    assert!(!output.status.success(), "inputs were skipped: the exit code says so");
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let rows: Vec<&str> = text.lines().skip(1).collect();
+    for (name, _, expected) in &cases {
+        let row = rows
+            .iter()
+            .find(|r| r.starts_with(&format!("a/{name},")))
+            .unwrap_or_else(|| panic!("no row for {name}"));
+        match expected {
+            Ok(()) => assert!(row.ends_with(",ok"), "{name}: {row}"),
+            Err(text) => assert!(row.contains(text), "{name} should say '{text}': {row}"),
+        }
+    }
+    assert!(
+        rows.iter().any(|r| r.starts_with("b/tiny.png,") && r.ends_with(",ok")),
+        "the second tiny.png has its own row"
+    );
+    #[cfg(unix)]
+    assert!(rows.iter().any(|r| r.contains("loop") && r.contains("not followed")), "{text}");
+    assert_eq!(rows.len(), cases.len() + 2, "one row per input: {text}");
+
+    // The orientations turn the picture: 5 to 8 stand it on its side.
+    let explain = dir.join("explain.png");
+    for case in ["a/exif-6.jpg", "a/wide.png", "a/tiny.png"] {
+        let output = dermlens(&[
+            "explain",
+            path(&photos.join(case)),
+            "--model",
+            path(&model),
+            "--out",
+            path(&explain),
+        ]);
+        no_panic(&output);
+        assert!(output.status.success(), "{case}: {}", String::from_utf8_lossy(&output.stderr));
+        let picture = image::open(&explain).unwrap();
+        assert!(
+            picture.width() <= 4000 && picture.height() <= 4000,
+            "{case}: {}x{}",
+            picture.width(),
+            picture.height()
+        );
+    }
+    let output = dermlens(&[
+        "explain",
+        path(&photos.join("a/bomb.png")),
+        "--model",
+        path(&model),
+        "--out",
+        path(&explain),
+    ]);
+    no_panic(&output);
+    assert!(String::from_utf8_lossy(&output.stderr).contains("100000x100000"));
+
+    // A wrong --out is found before any work; a missing input is named.
+    let output =
+        dermlens(&["predict", path(&photos), "--model", path(&model), "--out", path(&photos)]);
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("is a folder"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let output = dermlens(&[
+        "predict",
+        path(&dir.join("nowhere.jpg")),
+        "--model",
+        path(&model),
+        "--out",
+        path(&csv),
+    ]);
+    assert!(String::from_utf8_lossy(&output.stderr).contains("nowhere.jpg does not exist"));
+
+    edited_bundles(&dir, &model, &photos.join("a/tiny.png"));
+    std::fs::remove_dir_all(dir).ok();
+}
+
+/// Bundles changed after export are refused with the reason, never used.
+fn edited_bundles(dir: &Path, model: &Path, photo: &Path) {
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(model.join("manifest.json")).unwrap())
+            .unwrap();
+    let copy = |name: &str, edit: &dyn Fn(&mut serde_json::Value, &Path)| -> PathBuf {
+        let target = dir.join(name);
+        std::fs::create_dir_all(&target).unwrap();
+        for entry in std::fs::read_dir(model).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), target.join(entry.file_name())).unwrap();
+        }
+        let mut m = manifest.clone();
+        edit(&mut m, &target);
+        std::fs::write(target.join("manifest.json"), serde_json::to_string_pretty(&m).unwrap())
+            .unwrap();
+        target
+    };
+    let member_file =
+        |m: &serde_json::Value| m["members"][0]["weights"]["file"].as_str().unwrap().to_string();
+    let cases: Vec<(&str, PathBuf, &str)> = vec![
+        (
+            "swapped classes",
+            copy("swapped", &|m, _| m["classes"].as_array_mut().unwrap().swap(4, 5)),
+            "does not belong",
+        ),
+        (
+            "more shared blocks",
+            copy("shared", &|m, _| m["shared_blocks"] = 9.into()),
+            "does not belong",
+        ),
+        (
+            "another temperature",
+            copy("temperature", &|m, _| m["members"][0]["temperature"] = 0.5.into()),
+            "does not belong",
+        ),
+        (
+            "a threshold out of range",
+            copy("threshold", &|m, _| m["thresholds"]["min_confidence"] = 3.0.into()),
+            "out of range",
+        ),
+        (
+            "a negative temperature",
+            copy("negative", &|m, _| m["members"][0]["temperature"] = (-1.0).into()),
+            "out of range",
+        ),
+        ("an older format", copy("old", &|m, _| m["version"] = 2.into()), "version 2"),
+        (
+            "a path as file name",
+            copy("path", &|m, _| m["members"][0]["weights"]["file"] = "../x.bin".into()),
+            "plain file name",
+        ),
+        (
+            "a wrong size",
+            copy("size", &|m, _| m["members"][0]["weights"]["bytes"] = 12.into()),
+            "larger than",
+        ),
+        (
+            "a flipped byte",
+            copy("flipped", &|m, at| {
+                let file = at.join(member_file(m));
+                let mut bytes = std::fs::read(&file).unwrap();
+                let middle = bytes.len() / 2;
+                bytes[middle] ^= 0x10;
+                std::fs::write(file, bytes).unwrap();
+            }),
+            "checksum",
+        ),
+        (
+            "a truncated file",
+            copy("truncated", &|m, at| {
+                let file = at.join(member_file(m));
+                let bytes = std::fs::read(&file).unwrap();
+                std::fs::write(file, &bytes[..bytes.len() / 2]).unwrap();
+            }),
+            "bytes",
+        ),
+    ];
+    let csv = dir.join("edited.csv");
+    for (what, bundle, expected) in cases {
+        let output =
+            dermlens(&["predict", path(photo), "--model", path(&bundle), "--out", path(&csv)]);
+        no_panic(&output);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{what}: accepted");
+        assert!(stderr.contains(expected), "{what} should say '{expected}': {stderr}");
+    }
+}
