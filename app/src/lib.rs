@@ -3,6 +3,7 @@
 //! runs the ensemble on WebGPU or, without it, on the CPU, so the page never
 //! freezes. `protocol` is what they say to each other.
 
+pub mod i18n;
 pub mod protocol;
 
 #[cfg(target_arch = "wasm32")]

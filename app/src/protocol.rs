@@ -5,6 +5,7 @@
 
 use model::analysis::Analysis;
 use model::classes::LesionClass;
+use model::ensemble::Thresholds;
 use model::guidance::Guidance;
 use serde::{Deserialize, Serialize};
 
@@ -61,8 +62,9 @@ pub enum Reply {
         backend: String,
         load_ms: f64,
         classes: Vec<LesionClass>,
-        members: usize,
-        provenance: String,
+        model: ModelInfo,
+        /// The bundle's thresholds behind "uncertain" and "not like the training photos".
+        thresholds: Thresholds,
     },
     LoadFailed {
         message: String,
@@ -76,6 +78,34 @@ pub enum Reply {
         id: u32,
         message: String,
     },
+}
+
+/// What the page says about the model it runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelInfo {
+    /// The members' names, in bundle order.
+    pub members: Vec<String>,
+    /// The bundle format version.
+    pub format_version: u32,
+    /// A short checksum of what the manifest says about the model: two
+    /// bundles with the same id are the same model.
+    pub id: String,
+    /// Where the model comes from and under which terms (the manifest's `provenance`).
+    pub provenance: String,
+    /// The networks' input sizes, `[height, width]`, one per member.
+    pub inputs: Vec<[u32; 2]>,
+}
+
+/// Where the model card lives, relative to the page.
+pub const MODEL_CARD: &str = "model/MODEL_CARD.md";
+
+/// Prefix of the Cache Storage caches holding verified weight files; the
+/// rest of the name is [`model_cache_name`]'s digest of the manifest.
+pub const MODEL_CACHE_PREFIX: &str = "dermlens-model-";
+
+/// The cache for the weights of the bundle whose manifest has `manifest_sha256`.
+pub fn model_cache_name(manifest_sha256: &str) -> String {
+    format!("{MODEL_CACHE_PREFIX}{}", &manifest_sha256[..manifest_sha256.len().min(16)])
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -121,6 +151,12 @@ mod tests {
         assert_eq!(BackendChoice::from_query("?x=1&backend=webgpu"), BackendChoice::Webgpu);
         assert_eq!(BackendChoice::from_query("?backend=quantum"), BackendChoice::Auto);
         assert_eq!(BackendChoice::from_query("?notbackend=cpu"), BackendChoice::Auto);
+    }
+
+    #[test]
+    fn model_caches_are_named_after_the_manifest() {
+        assert_eq!(model_cache_name("0123456789abcdef0123"), "dermlens-model-0123456789abcdef");
+        assert_eq!(model_cache_name("ab"), "dermlens-model-ab");
     }
 
     #[test]

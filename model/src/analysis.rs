@@ -32,7 +32,7 @@ pub struct Analysis {
     pub cam_region: [u32; 4],
 }
 
-async fn read(tensor: Tensor<3>) -> Result<Vec<f32>, ReadError> {
+async fn read<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, ReadError> {
     let data = tensor.into_data_async().await.map_err(|e| ReadError(format!("{e:?}")))?;
     data.try_into_vec::<f32>().map_err(|e| ReadError(format!("{e:?}")))
 }
@@ -75,13 +75,13 @@ pub async fn analyse(
     let mut member_maps: Vec<Vec<Vec<f32>>> = vec![Vec::new(); k];
     for (member, output) in bundle.members.iter().zip(outputs) {
         let [_, _, fh, fw] = output.maps.dims();
-        member_logits.push(read(output.logits.unsqueeze_dim(0)).await?);
-        member_features.push(read(output.pooled.unsqueeze_dim(0)).await?);
+        member_logits.push(read(output.logits).await?);
+        member_features.push(read(output.pooled).await?);
         // Grad-CAM on the photo as it is, not its other views.
         let plain = output.maps.narrow(0, 0, 1);
-        for (class, maps) in member_maps.iter_mut().enumerate() {
-            let map = read(gradcam::grad_cam(&member.head, plain.clone(), class)).await?;
-            maps.push(gradcam::resample(&map, [fh, fw], cam_size));
+        let all = read(gradcam::grad_cams(&member.head, plain)).await?;
+        for (maps, map) in member_maps.iter_mut().zip(all.chunks(fh * fw)) {
+            maps.push(gradcam::resample(map, [fh, fw], cam_size));
         }
     }
     let prediction = predict(bundle, &member_logits, &member_features);

@@ -117,10 +117,10 @@ mod tests {
         assert_eq!(to_bytes(&c).unwrap(), bytes);
         // In memory, a parameter's id is the one it is saved under.
         for t in c.collect(None, None, false) {
-            if let Some(id) = t.param_id {
-                if !t.name.contains("running") {
-                    assert_eq!(id, stable_id(&t.name), "{}", t.name);
-                }
+            if let Some(id) = t.param_id
+                && !t.name.contains("running")
+            {
+                assert_eq!(id, stable_id(&t.name), "{}", t.name);
             }
         }
     }

@@ -319,8 +319,10 @@ mod tests {
         let g = guidance(&predict(4, 5.0), &classes);
         assert!(g.see_doctor && g.advice.to_string().contains("dermatologist"));
         assert_eq!(g.advice, Advice::MalignantLikely);
-        let unsure = assess(&predict(5, 0.5), &classes, Some(&THRESHOLDS));
-        assert!(unsure.see_doctor, "a flat prediction is uncertain");
+        // Torn between two benign classes (40% each, 12% malignant): unsure.
+        let torn = predict_members(&[(5, 3.0), (2, 3.0)]);
+        let unsure = assess(&torn, &classes, Some(&THRESHOLDS));
+        assert!(unsure.see_doctor, "an unsure prediction sends to a dermatologist");
         assert_eq!(unsure.advice, Advice::Uncertain);
         assert!(
             matches!(
@@ -331,7 +333,10 @@ mod tests {
             unsure.cautions
         );
         // Without the thresholds the reason cannot be named.
-        assert_eq!(guidance(&predict(5, 0.5), &classes).cautions, [Caution::Unsure]);
+        assert_eq!(guidance(&torn, &classes).cautions, [Caution::Unsure]);
+        // A flat prediction carries a malignant share above the advice's bar.
+        let flat = assess(&predict(5, 0.5), &classes, Some(&THRESHOLDS));
+        assert_eq!(flat.advice, Advice::MalignantLikely);
     }
 
     #[test]

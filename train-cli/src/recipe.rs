@@ -58,11 +58,11 @@ pub struct Recipe {
     #[arg(long, default_value = "lite0-imagenet.bpk")]
     pub backbone: PathBuf,
     /// Ensemble members (each with its own seed).
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 2)]
     pub members: usize,
     /// Network input side per member, in pixels, comma-separated and reused
     /// in turn (e.g. 160,192,224 gives three members three sizes).
-    #[arg(long, value_delimiter = ',', default_value = "160")]
+    #[arg(long, value_delimiter = ',', default_value = "160,192")]
     pub inputs: Vec<u32>,
     /// How a photo becomes the square input.
     #[arg(long, value_enum, default_value_t = GeometryArg::Crop)]

@@ -4,6 +4,10 @@
 //! after export. Every case must end in a correct result or a clear error
 //! naming the input: never a panic, never a silent wrong answer.
 
+// Helpers here may unwrap too: a panic in a test is a failed test (clippy.toml
+// allows it only inside #[test] functions).
+#![allow(clippy::unwrap_used)]
+
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -372,4 +376,45 @@ fn edited_bundles(dir: &Path, model: &Path, photo: &Path) {
         assert!(!output.status.success(), "{what}: accepted");
         assert!(stderr.contains(expected), "{what} should say '{expected}': {stderr}");
     }
+}
+
+/// `split` decodes every image: a truncated one is named and refused, or
+/// listed and left out with `--skip-bad`, never split into a part.
+#[test]
+fn split_refuses_a_truncated_image() {
+    let dir = std::env::temp_dir().join(format!("dermlens-split-{}", std::process::id()));
+    let ham = dir.join("ham10000");
+    std::fs::create_dir_all(ham.join("images")).unwrap();
+    let fixtures = root().join("tests/fixtures/ham10000");
+    std::fs::copy(fixtures.join("HAM10000_metadata.csv"), ham.join("HAM10000_metadata.csv"))
+        .unwrap();
+    let mut victim = None;
+    for entry in std::fs::read_dir(fixtures.join("images")).unwrap() {
+        let from = entry.unwrap().path();
+        let to = ham.join("images").join(from.file_name().unwrap());
+        let bytes = std::fs::read(&from).unwrap();
+        if victim.is_none() {
+            std::fs::write(&to, &bytes[..bytes.len() / 2]).unwrap();
+            victim = Some(from.file_stem().unwrap().to_string_lossy().into_owned());
+        } else {
+            std::fs::write(&to, bytes).unwrap();
+        }
+    }
+    let victim = victim.unwrap();
+    let out = dir.join("split.csv");
+
+    let output = dermlens(&["split", path(&ham), "--out", path(&out)]);
+    no_panic(&output);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success() && stderr.contains(&victim), "{stderr}");
+    assert!(!out.exists(), "no split is written from a bad dataset");
+
+    let output = dermlens(&["split", path(&ham), "--out", path(&out), "--skip-bad"]);
+    no_panic(&output);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains(&victim) && stderr.contains("skipping 1 bad"), "{stderr}");
+    let written = std::fs::read_to_string(&out).unwrap();
+    assert!(!written.contains(&victim), "the truncated image stays out of the split");
+    std::fs::remove_dir_all(dir).ok();
 }

@@ -1,6 +1,10 @@
 //! `dermlens import-backbone` end to end: the reference file converts to
 //! exactly the committed weights fixture; bad files give one clear error line.
 
+// Helpers here may unwrap too: a panic in a test is a failed test (clippy.toml
+// allows it only inside #[test] functions).
+#![allow(clippy::unwrap_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -1,5 +1,9 @@
 //! `dermlens quality` on the committed HAM10000 fixture images.
 
+// Helpers here may unwrap too: a panic in a test is a failed test (clippy.toml
+// allows it only inside #[test] functions).
+#![allow(clippy::unwrap_used)]
+
 use std::path::PathBuf;
 use std::process::Command;
 

@@ -1,55 +1,100 @@
 //! The Grad-CAM view: the photo with the heat map of a chosen class
-//! blended over it, an opacity slider, and the plain photo to compare.
+//! blended over it, an opacity slider, the plain photo to compare, and a
+//! colour legend with what the map does and does not show.
 
 use std::sync::Arc;
 
+use image::RgbImage;
 use leptos::html;
 use leptos::prelude::*;
 use model::{colormap, gradcam};
 use wasm_bindgen::{Clamped, JsCast};
-use web_sys::{CanvasRenderingContext2d, ImageData};
+use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, ImageData};
 
-use super::Shown;
+use super::{Shown, State};
 
-fn draw(
-    canvas: &web_sys::HtmlCanvasElement,
-    shown: &Shown,
-    class: usize,
-    opacity: f32,
-) -> Result<(), String> {
+/// The photo with the heat map of `class` over it at `opacity` (0: the plain photo).
+pub fn overlay(shown: &Shown, class: usize, opacity: f32) -> RgbImage {
     let (w, h) = (shown.reply.width, shown.reply.height);
-    canvas.set_width(w);
-    canvas.set_height(h);
-    let context: CanvasRenderingContext2d = canvas
-        .get_context("2d")
-        .ok()
-        .flatten()
-        .ok_or("this browser cannot draw on a canvas")?
-        .unchecked_into();
     let analysis = &shown.reply.analysis;
-    let pixels = match analysis.cams.get(class) {
+    match analysis.cams.get(class) {
         Some(map) if opacity > 0.0 => {
             let heat = gradcam::photo_heat(map, analysis.cam_size, w, h, analysis.cam_region);
             colormap::blend(&shown.photo, &colormap::heat_layer(&heat, w, h), opacity)
         }
         _ => shown.photo.clone(),
-    };
-    let rgba = image::DynamicImage::ImageRgb8(pixels).into_rgba8().into_raw();
-    let data = ImageData::new_with_u8_clamped_array_and_sh(Clamped(&rgba), w, h)
-        .map_err(|e| format!("{e:?}"))?;
-    context.put_image_data(&data, 0.0, 0.0).map_err(|e| format!("{e:?}"))
+    }
+}
+
+pub fn context_2d(canvas: &HtmlCanvasElement) -> Result<CanvasRenderingContext2d, String> {
+    canvas
+        .get_context("2d")
+        .ok()
+        .flatten()
+        .and_then(|c| c.dyn_into::<CanvasRenderingContext2d>().ok())
+        .ok_or_else(|| "this browser cannot draw on a canvas".into())
+}
+
+/// `image` as canvas pixels.
+pub fn image_data(image: &RgbImage) -> Result<ImageData, String> {
+    let rgba = image::DynamicImage::ImageRgb8(image.clone()).into_rgba8();
+    ImageData::new_with_u8_clamped_array_and_sh(
+        Clamped(rgba.as_raw()),
+        image.width(),
+        image.height(),
+    )
+    .map_err(|e| format!("{e:?}"))
+}
+
+fn draw(canvas: &HtmlCanvasElement, image: &RgbImage) -> Result<(), String> {
+    canvas.set_width(image.width());
+    canvas.set_height(image.height());
+    context_2d(canvas)?.put_image_data(&image_data(image)?, 0.0, 0.0).map_err(|e| format!("{e:?}"))
+}
+
+/// The viridis scale from "less" (left) to "more" (right), `width` x `height`.
+pub fn legend_image(width: u32, height: u32) -> RgbImage {
+    RgbImage::from_fn(width, height, |x, _| {
+        image::Rgb(colormap::viridis(x as f32 / (width.max(2) - 1) as f32))
+    })
 }
 
 #[component]
-pub fn HeatMap(shown: Arc<Shown>, classes: Vec<(usize, String)>) -> impl IntoView {
+pub fn Legend() -> impl IntoView {
+    let state = expect_context::<State>();
     let canvas = NodeRef::<html::Canvas>::new();
-    let class = RwSignal::new(shown.reply.analysis.prediction.top);
+    Effect::new(move |_| {
+        if let Some(canvas) = canvas.get()
+            && let Err(e) = draw(&canvas, &legend_image(256, 12))
+        {
+            web_sys::console::error_1(&format!("dermlens: {e}").into());
+        }
+    });
+    view! {
+        <div class="legend" data-test="legend">
+            <span>{move || state.t("heatmap.legend_less")}</span>
+            <canvas node_ref=canvas class="legend-scale" aria-hidden="true"></canvas>
+            <span>{move || state.t("heatmap.legend_more")}</span>
+        </div>
+    }
+}
+
+#[component]
+pub fn HeatMap(
+    shown: Arc<Shown>,
+    classes: Vec<(usize, String)>,
+    class: RwSignal<usize>,
+) -> impl IntoView {
+    let state = expect_context::<State>();
+    let canvas = NodeRef::<html::Canvas>::new();
     let opacity = RwSignal::new(0.6f32);
     let heat_on = RwSignal::new(true);
+    let drawn = shown.clone();
     Effect::new(move |_| {
         let (class, opacity, on) = (class.get(), opacity.get(), heat_on.get());
         if let Some(canvas) = canvas.get() {
-            if let Err(e) = draw(&canvas, &shown, class, if on { opacity } else { 0.0 }) {
+            let image = overlay(&drawn, class, if on { opacity } else { 0.0 });
+            if let Err(e) = draw(&canvas, &image) {
                 web_sys::console::error_1(&format!("dermlens: {e}").into());
             }
         }
@@ -59,25 +104,32 @@ pub fn HeatMap(shown: Arc<Shown>, classes: Vec<(usize, String)>) -> impl IntoVie
         let name = names
             .iter()
             .find(|(c, _)| *c == class.get())
-            .map(|(_, n)| n.to_lowercase())
+            .map(|(_, n)| n.clone())
             .unwrap_or_default();
         if heat_on.get() {
-            format!(
-                "Your photo with the areas that weighed most for {name} highlighted (yellow strongest)."
-            )
+            state.tf("heatmap.canvas_label", &[("class", &name)])
         } else {
-            "Your photo.".into()
+            state.t("heatmap.canvas_plain")
         }
+    };
+    let [rows, columns] = shown.reply.analysis.cam_size;
+    let cells = move || {
+        state.tf(
+            "heatmap.explainer",
+            &[("rows", &rows.to_string()), ("columns", &columns.to_string())],
+        )
     };
     view! {
         <figure class="heatmap">
             <canvas node_ref=canvas role="img" aria-label=label data-test="heatmap"></canvas>
             <figcaption>
-                "Where the model looked: brighter (yellow) areas weighed most for the chosen class."
+                <span>{move || state.t("heatmap.caption")}</span>
+                <Legend/>
+                <span class="explainer" data-test="heatmap-explainer">{cells}</span>
             </figcaption>
-            <div class="controls">
-                <label>
-                    "Explain "
+            <div class="controls no-print">
+                <label class="explain">
+                    <span>{move || state.t("heatmap.explain")}</span>
                     <select
                         data-test="heat-class"
                         on:change=move |ev| {
@@ -93,7 +145,7 @@ pub fn HeatMap(shown: Arc<Shown>, classes: Vec<(usize, String)>) -> impl IntoVie
                     </select>
                 </label>
                 <label>
-                    "Opacity "
+                    <span>{move || state.t("heatmap.opacity")}</span>
                     <input
                         type="range"
                         min="0"
@@ -110,7 +162,7 @@ pub fn HeatMap(shown: Arc<Shown>, classes: Vec<(usize, String)>) -> impl IntoVie
                 </label>
                 <label>
                     <input type="checkbox" data-test="heat-toggle" prop:checked=move || heat_on.get() on:change=move |ev| heat_on.set(event_target_checked(&ev))/>
-                    " Show heat map"
+                    <span>{move || state.t("heatmap.show")}</span>
                 </label>
             </div>
         </figure>

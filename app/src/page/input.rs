@@ -1,4 +1,5 @@
-//! Giving the page a photo: file picker, camera, drag and drop, paste.
+//! Giving the page a photo: file picker, camera, drag and drop, paste. A
+//! photo given while the model is still loading waits for it.
 
 use leptos::ev;
 use leptos::html;
@@ -6,33 +7,33 @@ use leptos::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{File, HtmlInputElement};
 
-use super::{Activity, State};
+use super::{Activity, Message, ModelState, State};
 
 /// Larger files are refused before reading: no phone photo comes near this.
 const MAX_FILE_BYTES: f64 = 60e6;
 
-async fn read(file: File) -> Result<Vec<u8>, String> {
+async fn read(file: &File) -> Result<Vec<u8>, Message> {
     if file.size() > MAX_FILE_BYTES {
-        return Err(format!(
-            "{} is {:.0} MB; photos up to {:.0} MB are accepted",
-            file.name(),
-            file.size() / 1e6,
-            MAX_FILE_BYTES / 1e6
-        ));
+        return Err(Message::new("error.too_big")
+            .with("name", file.name())
+            .with("size", format!("{:.0}", file.size() / 1e6))
+            .with("limit", format!("{:.0}", MAX_FILE_BYTES / 1e6)));
     }
     let buffer = JsFuture::from(file.array_buffer())
         .await
-        .map_err(|_| format!("{} could not be read", file.name()))?;
+        .map_err(|_| Message::new("error.unreadable").with("name", file.name()))?;
     Ok(js_sys::Uint8Array::new(&buffer).to_vec())
 }
 
 fn take(state: State, file: Option<File>) {
     let Some(file) = file else { return };
     wasm_bindgen_futures::spawn_local(async move {
-        let name = file.name();
-        match read(file).await {
+        match read(&file).await {
             Ok(bytes) => {
-                state.analyse(if name.is_empty() { "the pasted image".into() } else { name }, bytes)
+                let name = file.name();
+                let name =
+                    if name.is_empty() { state.locale().text("input.pasted_image") } else { name };
+                state.analyse(name, bytes)
             }
             Err(message) => state.fail(message),
         }
@@ -49,7 +50,8 @@ pub fn PhotoInput() -> impl IntoView {
     let picker = NodeRef::<html::Input>::new();
     let camera = NodeRef::<html::Input>::new();
     let dragging = RwSignal::new(false);
-    let ready = move || matches!(state.model.get(), super::ModelState::Ready { .. });
+    // A photo can be given at once: it waits for the model if need be.
+    let unusable = move || matches!(state.model.get(), ModelState::Failed(_));
     let on_change = move |ev: ev::Event| {
         let input: HtmlInputElement = event_target(&ev);
         take(state, first_file(input.files()));
@@ -71,7 +73,7 @@ pub fn PhotoInput() -> impl IntoView {
 
     view! {
         <section
-            class="drop"
+            class="drop no-print"
             class:dragging=move || dragging.get()
             aria-labelledby="input-heading"
             on:dragover=move |ev: ev::DragEvent| {
@@ -81,23 +83,36 @@ pub fn PhotoInput() -> impl IntoView {
             on:dragleave=move |_| dragging.set(false)
             on:drop=on_drop
         >
-            <h2 id="input-heading">"Your photo"</h2>
-            <p>"Choose a sharp, well-lit close-up of one spot. Drop it here, paste it, or:"</p>
+            <h2 id="input-heading">{move || state.t("input.heading")}</h2>
+            <p>{move || state.t("input.hint")}</p>
             <div class="buttons">
-                <button type="button" on:click=move |_| if let Some(i) = picker.get() { i.click() } disabled=move || !ready()>
-                    "Choose a photo"
+                <button type="button" data-test="choose" on:click=move |_| if let Some(i) = picker.get() { i.click() } disabled=unusable>
+                    {move || state.t("input.choose")}
                 </button>
-                <button type="button" on:click=move |_| if let Some(i) = camera.get() { i.click() } disabled=move || !ready()>
-                    "Take a photo"
+                <button type="button" on:click=move |_| if let Some(i) = camera.get() { i.click() } disabled=unusable>
+                    {move || state.t("input.camera")}
                 </button>
             </div>
             <input id="photo-input" node_ref=picker type="file" accept="image/*" class="visually-hidden" tabindex="-1" aria-hidden="true" on:change=on_change/>
             <input id="camera-input" node_ref=camera type="file" accept="image/*" capture="environment" class="visually-hidden" tabindex="-1" aria-hidden="true" on:change=on_change/>
-            <p class="formats">"JPEG, PNG, WebP, BMP or GIF. iPhone HEIC photos: share or export them as JPEG first."</p>
-            {move || match state.activity.get() {
-                Activity::Analysing { name } => view! { <p class="busy" data-test="busy">{format!("Analysing {name}…")}</p> }.into_any(),
-                Activity::Error(message) => view! { <p class="error" role="alert" data-test="error">{message}</p> }.into_any(),
-                Activity::Idle => ().into_any(),
+            <p class="formats">{move || state.t("input.formats")}</p>
+            {move || {
+                let l = state.lang.get();
+                match state.activity.get() {
+                    Activity::Waiting { name } => view! {
+                        <p class="busy" data-test="waiting">{l.format("input.waiting", &[("name", &name)])}</p>
+                    }
+                    .into_any(),
+                    Activity::Analysing { name } => view! {
+                        <p class="busy" data-test="busy">{l.format("input.analysing", &[("name", &name)])}</p>
+                    }
+                    .into_any(),
+                    Activity::Error(message) => view! {
+                        <p class="error" role="alert" data-test="error">{message.render(l)}</p>
+                    }
+                    .into_any(),
+                    Activity::Idle => ().into_any(),
+                }
             }}
         </section>
     }

@@ -1,45 +1,52 @@
-//! The answer: photo warnings, the summary and advice, agreement, the
-//! probability bars and the Grad-CAM view.
+//! The answer: photo warnings, the summary and advice, agreement and why a
+//! result is uncertain, the probability bars with each class's range over
+//! the networks, the Grad-CAM view, what the model learned from, and the
+//! ways to keep the result (report, print, the spot history).
 
 use leptos::prelude::*;
-use model::quality::QualityIssue;
 
-use super::{ModelState, State, heatmap::HeatMap};
-
-fn percent(p: f32) -> String {
-    format!("{:.1}%", p * 100.0)
-}
+use super::heatmap::HeatMap;
+use super::{State, history, report};
 
 #[component]
 pub fn Result() -> impl IntoView {
     let state = expect_context::<State>();
-    let classes = move || match state.model.get() {
-        ModelState::Ready { classes, .. } => classes,
-        _ => Vec::new(),
-    };
+    // The class the heat map explains: the top class of each new result,
+    // kept when only the language changes.
+    let heat_class = RwSignal::new(0usize);
+    Effect::new(move |_| {
+        if let Some(shown) = state.shown.get() {
+            heat_class.set(shown.reply.analysis.prediction.top);
+        }
+    });
     move || {
         let shown = state.shown.get()?;
-        let classes = classes();
+        let l = state.lang.get();
+        let classes = shown.model.classes.clone();
         let reply = &shown.reply;
         let prediction = &reply.analysis.prediction;
+        let guidance = &reply.guidance;
         let mut order: Vec<usize> = (0..prediction.probabilities.len()).collect();
         order.sort_by(|&a, &b| prediction.probabilities[b].total_cmp(&prediction.probabilities[a]));
         let members = prediction.members.len();
+        // Ranges and agreement mean something only with several networks.
+        let several = members > 1;
         let agreeing = (prediction.agreement * members as f32).round() as usize;
-        let issues: Vec<QualityIssue> = reply.analysis.issues.clone();
+        let issues = reply.analysis.issues.clone();
         let retake = (!issues.is_empty()).then(|| {
             view! {
                 <div class="warning" role="alert" data-test="retake">
-                    <strong>"Please retake the photo."</strong>
-                    <ul>{issues.iter().map(|i| view! { <li>{i.message()}</li> }).collect_view()}</ul>
+                    <strong>{l.text("result.retake")}</strong>
+                    <ul>{issues.iter().map(|i| view! { <li>{l.issue(*i)}</li> }).collect_view()}</ul>
                 </div>
             }
         });
         let unfamiliar = prediction.unfamiliar.then(|| {
             view! {
                 <div class="warning" role="alert" data-test="not-a-lesion">
-                    <strong>"This does not look like a close-up of a skin lesion."</strong>
-                    " The model only knows dermatoscope-style photos of single spots; its answer below is unreliable."
+                    <strong>{l.text("result.unfamiliar_title")}</strong>
+                    " "
+                    {l.text("result.unfamiliar_body")}
                 </div>
             }
         });
@@ -48,33 +55,74 @@ pub fn Result() -> impl IntoView {
             .filter_map(|&c| classes.get(c).map(|class| (c, class.clone())))
             .map(|(c, class)| {
                 let p = prediction.probabilities[c];
+                let [lo, hi] = guidance.ranges.get(c).copied().unwrap_or([p, p]);
+                let name = format!("{} ({})", l.class_name(&class), l.class_plain(&class));
+                let range = l.format("result.range", &[("range", &l.range(lo, hi))]);
                 view! {
                     <li class:malignant=class.malignant data-test="class-row" data-code=class.code.clone()>
-                        <span class="name">{format!("{} ({})", class.name, class.plain)}</span>
-                        <span class="bar" aria-hidden="true"><span class="fill" style:width=format!("{:.1}%", p * 100.0)></span></span>
-                        <span class="value" data-test="probability">{percent(p)}</span>
+                        <span class="name">
+                            {name}
+                            {class.malignant.then(|| view! { <span class="tag" data-test="malignant-tag">{l.text("result.malignant_tag")}</span> })}
+                        </span>
+                        <span class="bar" aria-hidden="true">
+                            <span class="fill" style:width=format!("{:.1}%", p * 100.0)></span>
+                            {several.then(|| view! {
+                                <span class="spread" style:left=format!("{:.1}%", lo * 100.0) style:width=format!("{:.1}%", (hi - lo).max(0.0) * 100.0)></span>
+                            })}
+                        </span>
+                        <span class="value" data-test="probability" data-value=p.to_string()>{l.share(p)}</span>
+                        {several.then(|| view! { <span class="range" data-test="range">{range}</span> })}
                     </li>
                 }
             })
             .collect_view();
         let heat_classes: Vec<(usize, String)> =
-            order.iter().filter_map(|&c| classes.get(c).map(|k| (c, k.name.clone()))).collect();
+            order.iter().filter_map(|&c| classes.get(c).map(|k| (c, l.class_name(k)))).collect();
+        let cautions = (!guidance.cautions.is_empty()).then(|| {
+            view! {
+                <ul class="cautions" data-test="cautions">
+                    {guidance.cautions.iter().map(|c| view! { <li>{l.caution(c)}</li> }).collect_view()}
+                </ul>
+            }
+        });
+        let agreement = l.format(
+            "result.agreement",
+            &[("agreeing", &agreeing.to_string()), ("members", &members.to_string())],
+        );
+        let timing = l.format(
+            "result.timing",
+            &[("backend", &reply.backend), ("ms", &format!("{:.0}", reply.elapsed_ms))],
+        );
         Some(view! {
             <section class="result" aria-labelledby="result-heading" data-test="result">
-                <h2 id="result-heading">"Result"</h2>
+                <h2 id="result-heading">{l.text("result.heading")}</h2>
+                <p class="print-only">{report::dated_line(l, shown.at)}</p>
                 {retake}
                 {unfamiliar}
-                <p class="summary" data-test="summary">{reply.guidance.summary.clone()}</p>
-                <p class="advice" class:urgent=reply.guidance.see_doctor data-test="advice">{reply.guidance.advice.clone()}</p>
-                <p class="agreement" data-test="agreement">
-                    {format!("{agreeing} of {members} networks agree on the top class.")}
-                    {prediction.uncertain.then(|| view! { <span class="badge" data-test="uncertain">" Uncertain"</span> })}
-                </p>
-                <ol class="bars" aria-label="Probability of each kind of lesion">{bars}</ol>
-                <HeatMap shown=shown.clone() classes=heat_classes/>
-                <p class="meta" data-test="timing">
-                    {format!("Ran on {} in {:.0} ms, entirely on this device.", reply.backend, reply.elapsed_ms)}
-                </p>
+                <p class="summary" data-test="summary">{l.summary(&guidance.summary, &classes)}</p>
+                <p class="advice" class:urgent=guidance.see_doctor data-test="advice">{l.advice(guidance.advice)}</p>
+                <div class="agreement" data-test="agreement">
+                    <p>
+                        {several.then_some(agreement)}
+                        {prediction.uncertain.then(|| view! { <span class="badge" data-test="uncertain">{l.text("result.uncertain")}</span> })}
+                    </p>
+                    {cautions}
+                </div>
+                <h3 class="bars-heading" id="bars-heading">{l.text("result.bars_heading")}</h3>
+                <ol class="bars" aria-labelledby="bars-heading">{bars}</ol>
+                {several.then(|| view! { <p class="note">{l.text("result.range_note")}</p> })}
+                <HeatMap shown=shown.clone() classes=heat_classes class=heat_class/>
+                <p class="note" data-test="training-note">{l.text("result.training_note")}</p>
+                <p class="meta" data-test="timing">{timing}</p>
+                <p class="print-only">{report::model_line(l, &shown.model)}</p>
+                <p class="print-only">{l.text("disclaimer")}</p>
+                <div class="buttons no-print">
+                    <report::ReportButton shown=shown.clone() heat_class=heat_class/>
+                    <button type="button" class="secondary" data-test="print" on:click=move |_| {
+                        let _ = window().print();
+                    }>{l.text("report.print")}</button>
+                </div>
+                <history::SaveToSpot shown=shown.clone()/>
             </section>
         })
     }

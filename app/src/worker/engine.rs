@@ -9,14 +9,19 @@ use model::bundle::{self, LoadedBundle};
 use model::preprocess;
 use wasm_bindgen::{JsCast, JsValue};
 
-use crate::protocol::{AnalysisReply, BackendChoice, MODEL_DIR, display_size};
+use crate::protocol::{
+    AnalysisReply, BackendChoice, MODEL_DIR, ModelInfo, display_size, model_cache_name,
+};
 
-use super::fetch::{fetch_bytes, fetch_text};
+use super::cache::{WeightCache, evict_other_models};
+use super::fetch::fetch_bytes;
 
 pub struct Engine {
     pub bundle: LoadedBundle,
     pub device: Device,
     pub backend: String,
+    /// The name of the cache holding this model's weights.
+    pub cache_name: String,
 }
 
 fn get(object: &JsValue, key: &str) -> Option<JsValue> {
@@ -100,18 +105,53 @@ impl Engine {
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<Engine, String> {
         let (device, backend) = choose_device(choice).await;
-        let manifest_text = fetch_text(&format!("{MODEL_DIR}{}", bundle::MANIFEST)).await?;
+        let manifest_url = format!("{MODEL_DIR}{}", bundle::MANIFEST);
+        let manifest_bytes = fetch_bytes(&manifest_url, &mut |_| {}).await?;
+        let manifest_text =
+            String::from_utf8(manifest_bytes).map_err(|_| format!("{manifest_url} is not text"))?;
         let manifest = bundle::Manifest::from_json(&manifest_text).map_err(|e| e.to_string())?;
+        let cache_name = model_cache_name(&bundle::sha256_hex(manifest_text.as_bytes()));
+        let cache = WeightCache::open(&cache_name).await;
         let total: u64 = manifest.files().iter().map(|f| f.bytes).sum();
         let mut loaded = 0u64;
         progress(0, total);
         let mut files = HashMap::new();
         for file in manifest.files() {
-            let bytes = fetch_bytes(&format!("{MODEL_DIR}{}", file.file), &mut |n| {
-                loaded += n;
-                progress(loaded, total);
-            })
-            .await?;
+            let url = format!("{MODEL_DIR}{}", file.file);
+            let intact = |bytes: &[u8]| {
+                bytes.len() as u64 == file.bytes && bundle::sha256_hex(bytes) == file.sha256
+            };
+            // A kept copy is used only if it is still exactly what the manifest names.
+            let kept = match cache.get(&url).await {
+                Some(bytes) if intact(&bytes) => Some(bytes),
+                Some(_) => {
+                    web_sys::console::warn_1(
+                        &format!("dermlens: the kept copy of {url} is damaged; fetching it again")
+                            .into(),
+                    );
+                    cache.delete(&url).await;
+                    None
+                }
+                None => None,
+            };
+            let bytes = match kept {
+                Some(bytes) => {
+                    loaded += bytes.len() as u64;
+                    progress(loaded, total);
+                    bytes
+                }
+                None => {
+                    let bytes = fetch_bytes(&url, &mut |n| {
+                        loaded += n;
+                        progress(loaded, total);
+                    })
+                    .await?;
+                    if intact(&bytes) {
+                        cache.put(&url, &bytes).await;
+                    }
+                    bytes
+                }
+            };
             files.insert(file.file.clone(), bytes);
         }
         let bundle = bundle::load(
@@ -120,10 +160,24 @@ impl Engine {
             &device,
         )
         .map_err(|e| format!("the model files are damaged: {e}"))?;
-        let engine = Engine { bundle, device, backend };
+        let engine = Engine { bundle, device, backend, cache_name };
         // The first run compiles the GPU kernels; do it now rather than on the person's photo.
         engine.analyse_photo(&RgbImage::from_pixel(64, 48, image::Rgb([180, 140, 120]))).await?;
+        // The model loaded: the weights of earlier models are no longer needed.
+        evict_other_models(&engine.cache_name).await;
         Ok(engine)
+    }
+
+    /// What the page shows about the model.
+    pub fn info(&self) -> ModelInfo {
+        let manifest = &self.bundle.manifest;
+        ModelInfo {
+            members: manifest.members.iter().map(|m| m.name.clone()).collect(),
+            format_version: manifest.version,
+            id: manifest.binding().chars().take(12).collect(),
+            provenance: manifest.provenance.clone(),
+            inputs: manifest.members.iter().map(|m| m.input).collect(),
+        }
     }
 
     async fn analyse_photo(&self, photo: &RgbImage) -> Result<model::analysis::Analysis, String> {
@@ -135,11 +189,15 @@ impl Engine {
         let started = now_ms();
         let photo = preprocess::decode(bytes).map_err(|e| e.to_string())?;
         let mut analysis = self.analyse_photo(&photo).await?;
-        let guidance =
-            model::guidance::guidance(&analysis.prediction, &self.bundle.manifest.classes);
+        let manifest = &self.bundle.manifest;
+        let guidance = model::guidance::assess(
+            &analysis.prediction,
+            &manifest.classes,
+            Some(&manifest.thresholds),
+        );
         let (width, height) = display_size(photo.width(), photo.height());
         // The page shows the photo at display size: so are the heat map's bounds.
-        analysis.cam_region = self.bundle.manifest.geometry.region(width, height);
+        analysis.cam_region = manifest.geometry.region(width, height);
         let shown = if (width, height) == photo.dimensions() {
             photo
         } else {

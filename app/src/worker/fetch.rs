@@ -42,8 +42,3 @@ pub async fn fetch_bytes(url: &str, on_chunk: &mut dyn FnMut(u64)) -> Result<Vec
     }
     Ok(bytes)
 }
-
-pub async fn fetch_text(url: &str) -> Result<String, String> {
-    let bytes = fetch_bytes(url, &mut |_| {}).await?;
-    String::from_utf8(bytes).map_err(|_| format!("{url} is not text"))
-}

@@ -2,6 +2,7 @@
 //! progress, results and errors. The photo it receives stays in memory only
 //! for the analysis.
 
+mod cache;
 mod engine;
 mod fetch;
 
@@ -52,8 +53,8 @@ async fn handle(request: Request, bytes: Option<Vec<u8>>) {
                         backend: engine.backend.clone(),
                         load_ms: engine::now_ms() - started,
                         classes: manifest.classes.clone(),
-                        members: manifest.members.len(),
-                        provenance: manifest.provenance.clone(),
+                        model: engine.info(),
+                        thresholds: manifest.thresholds.clone(),
                     };
                     ENGINE.with(|e| *e.borrow_mut() = Some(Rc::new(engine)));
                     post(&reply, None);

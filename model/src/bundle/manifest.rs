@@ -122,8 +122,9 @@ impl Manifest {
         }
         let t = &manifest.thresholds;
         let unit = |v: f32| (0.0..=1.0).contains(&v);
-        if !unit(t.min_agreement) || !unit(t.min_confidence) || !(t.max_familiarity_distance > 0.0)
-        {
+        // NaN fails every comparison, so it is caught here too.
+        let positive = t.max_familiarity_distance > 0.0;
+        if !unit(t.min_agreement) || !unit(t.min_confidence) || !positive {
             return Err(BundleError::Manifest("a threshold is out of range".into()));
         }
         if manifest

@@ -27,7 +27,7 @@ pub struct Args {
     /// Run folder written by `dermlens train`.
     pub run: PathBuf,
     /// Test-time views each member is averaged over.
-    #[arg(long, value_enum, default_value_t = TtaArg::Dihedral)]
+    #[arg(long, value_enum, default_value_t = TtaArg::Flips)]
     pub tta: TtaArg,
     /// The melanoma operating point: `auto` chooses the offset added to the
     /// melanoma logit on validation (the best balanced accuracy with at least
@@ -97,6 +97,15 @@ pub fn operating_point(
 /// balanced accuracy among those that find at least 80% of melanomas and
 /// call at most 10% of nevi melanoma; failing that, the one that finds the
 /// most melanomas within the nevus limit; failing that, 0.
+/// One melanoma offset tried on the validation part.
+struct Candidate {
+    offset: f32,
+    recall: f64,
+    /// Share of nevi called melanoma.
+    nevi: f64,
+    balanced: f64,
+}
+
 fn melanoma_offset(
     val: &SampleOutputs,
     temperatures: &[f32],
@@ -110,17 +119,19 @@ fn melanoma_offset(
         offsets[mel] = offset;
         let scaling = Scaling { temperatures: temperatures.to_vec(), offsets };
         let (recall, nevi, balanced) = operating_point(val, &scaling, classes);
-        candidates.push((offset, recall, nevi, balanced));
+        candidates.push(Candidate { offset, recall, nevi, balanced });
     }
-    let within: Vec<&(f32, f64, f64, f64)> = candidates.iter().filter(|c| c.2 <= 0.10).collect();
-    let best = |list: Vec<&(f32, f64, f64, f64)>, key: fn(&(f32, f64, f64, f64)) -> (f64, f64)| {
+    let within: Vec<&Candidate> = candidates.iter().filter(|c| c.nevi <= 0.10).collect();
+    let best = |list: Vec<&Candidate>, key: fn(&Candidate) -> (f64, f64)| {
         list.into_iter()
             .max_by(|a, b| key(a).partial_cmp(&key(b)).unwrap_or(std::cmp::Ordering::Equal))
-            .map(|c| c.0)
+            .map(|c| c.offset)
     };
-    best(within.iter().copied().filter(|c| c.1 >= 0.80).collect(), |c| (c.3, -f64::from(c.0.abs())))
-        .or_else(|| best(within, |c| (c.1, c.3)))
-        .unwrap_or(0.0)
+    best(within.iter().copied().filter(|c| c.recall >= 0.80).collect(), |c| {
+        (c.balanced, -f64::from(c.offset.abs()))
+    })
+    .or_else(|| best(within, |c| (c.recall, c.balanced)))
+    .unwrap_or(0.0)
 }
 
 /// At most `per_class` samples of each class, chosen with a fixed seed.

@@ -37,18 +37,17 @@ pub struct Args {
     pub skip_bad: bool,
 }
 
-/// Opens every image's header: a file that cannot even say its size is
-/// reported now rather than halfway through training.
+/// Decodes every image completely, once: a truncated or unreadable file is
+/// reported now instead of entering training as a half-grey picture.
 fn check_images(dataset: &mut data::Dataset, skip_bad: bool) -> Result<()> {
-    let bar = progress::bar(dataset.samples.len() as u64, "checking images");
+    let bar = progress::bar(dataset.samples.len() as u64, "decoding images");
     let mut problems = Problems::default();
     dataset.samples.retain(|s| {
         bar.inc(1);
-        let readable = image::ImageReader::open(&s.path)
-            .and_then(|r| r.with_guessed_format())
-            .map_err(|e| e.to_string())
-            .and_then(|r| r.into_dimensions().map_err(|e| e.to_string()));
-        match readable {
+        let decoded = crate::files::read_limited(&s.path, crate::files::MAX_PHOTO_BYTES)
+            .map_err(|e| format!("{e:#}"))
+            .and_then(|bytes| model::preprocess::decode(&bytes).map_err(|e| e.to_string()));
+        match decoded {
             Ok(_) => true,
             Err(e) => {
                 problems.add("unreadable images", format!("{} ({e})", s.path.display()));

@@ -80,7 +80,14 @@ impl Problems {
             return Ok(());
         }
         if skip_bad {
-            eprintln!("skipping {} bad items: {}", self.count(), self.summary());
+            // Every reject on its own line: the user chose to go on without
+            // them and should be able to find each one.
+            eprintln!("skipping {} bad items:", self.count());
+            for (kind, items) in &self.kinds {
+                for item in items {
+                    eprintln!("  {kind}: {item}");
+                }
+            }
             Ok(())
         } else {
             bail!("{} (use --skip-bad to list and skip them)", self.summary())
