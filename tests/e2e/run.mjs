@@ -409,9 +409,7 @@ async function historyChecks(page, requests) {
       await page.waitForSelector('[data-test=busy]', { timeout: 10_000 }).catch(() => {});
       await waitForResult(page, null, 300_000);
     }
-    await page.fill('[data-test=spot-name]', SPOT);
-    await page.click('[data-test=save-spot]');
-    await page.waitForSelector('[data-test=saved]');
+    await saveToSpot(page);
     await page.waitForFunction((n) => document.querySelectorAll('[data-test=history-entry]').length === n, i + 1, { timeout: 10_000 });
   }
   check(true, 'two results saved to one spot');
@@ -572,6 +570,13 @@ async function languages(browser, origin) {
   await context.close();
 }
 
+// Saves the result on screen to the test's spot.
+async function saveToSpot(page) {
+  await page.fill('[data-test=spot-name]', SPOT);
+  await page.click('[data-test=save-spot]');
+  await page.waitForSelector('[data-test=saved]');
+}
+
 // Saves two results of one spot, for the pages that show the comparison.
 async function twoSavedResults(page) {
   await page.click('[data-test=history-enable]');
@@ -579,9 +584,7 @@ async function twoSavedResults(page) {
     await giveFile(page, path.join(fixtures, `ham10000/images/${image}.jpg`));
     await page.waitForSelector('[data-test=busy]', { timeout: 10_000 }).catch(() => {});
     await waitForResult(page, null, 300_000);
-    await page.fill('[data-test=spot-name]', SPOT);
-    await page.click('[data-test=save-spot]');
-    await page.waitForSelector('[data-test=saved]');
+    await saveToSpot(page);
   }
   await page.waitForSelector('[data-test=compare-table]', { timeout: 10_000 });
 }

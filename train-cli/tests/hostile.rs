@@ -10,20 +10,14 @@
 
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
+mod common;
+use common::{dermlens_command, path, root, train_args};
 use image::{DynamicImage, ImageBuffer, ImageFormat, Luma, LumaA, Rgb, RgbImage};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
 fn dermlens(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dermlens")).args(args).output().unwrap()
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
+    dermlens_command(args).output().unwrap()
 }
 
 fn no_panic(output: &Output) {
@@ -155,32 +149,17 @@ fn corpus() -> Vec<(String, Vec<u8>, Result<(), &'static str>)> {
 
 /// A small trained bundle (once per test run).
 fn bundle(dir: &Path) -> PathBuf {
-    let fixtures = root().join("tests/fixtures");
-    let (ham, backbone) = (fixtures.join("ham10000"), fixtures.join("lite0/imagenet.bpk"));
+    let ham = root().join("tests/fixtures/ham10000");
     let (split, run, out) = (dir.join("split.csv"), dir.join("run"), dir.join("bundle"));
+    let small = ["--members", "2", "--inputs", "48", "--batch", "8", "--head-epochs", "1"];
+    let train = train_args(
+        &split,
+        &run,
+        &[&small[..], &["--epochs", "1", "--epoch-images", "16"]].concat(),
+    );
     let steps: [Vec<&str>; 4] = [
         vec!["split", path(&ham), "--out", path(&split), "--val", "0.25", "--test", "0.25"],
-        vec![
-            "train",
-            "--split",
-            path(&split),
-            "--backbone",
-            path(&backbone),
-            "--out",
-            path(&run),
-            "--members",
-            "2",
-            "--inputs",
-            "48",
-            "--batch",
-            "8",
-            "--head-epochs",
-            "1",
-            "--epochs",
-            "1",
-            "--epoch-images",
-            "16",
-        ],
+        train.iter().map(String::as_str).collect(),
         vec!["calibrate", path(&run), "--tta", "none"],
         vec!["export", path(&run), "--out", path(&out)],
     ];

@@ -12,9 +12,8 @@ use burn::store::ModuleSnapshot;
 use burn::tensor::Device;
 use model::classifier::Classifier;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+mod common;
+use common::root;
 
 fn shared_pth() -> Option<PathBuf> {
     let path = root().join("../shared/weights/efficientnet-lite0/efficientnet-lite0-57934424.pth");

@@ -9,24 +9,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn dermlens(args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_dermlens"));
-    c.args(args);
-    c
-}
+mod common;
+use common::{dermlens_command as dermlens, path, root, train_args};
 
 fn ok(output: Output) -> String {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "failed: {stderr}");
     String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
 }
 
 /// Splits the fixture images into `dir/split.csv`: 7 classes of 4 lesions
@@ -49,28 +38,10 @@ fn split_train_resume_calibrate_export_predict() {
 
     // Train small and fast; kill it once the first epoch is checkpointed.
     let run = dir.join("run");
-    let backbone = fixtures.join("lite0/imagenet.bpk");
-    let train_args = [
-        "train",
-        "--split",
-        path(&split),
-        "--backbone",
-        path(&backbone),
-        "--out",
-        path(&run),
-        "--members",
-        "2",
-        "--inputs",
-        "64,48",
-        "--batch",
-        "8",
-        "--head-epochs",
-        "2",
-        "--epochs",
-        "2",
-        "--epoch-images",
-        "24",
-    ];
+    let sizes = ["--members", "2", "--inputs", "64,48", "--batch", "8", "--head-epochs", "2"];
+    let length = ["--epochs", "2", "--epoch-images", "24"];
+    let train_args = train_args(&split, &run, &[&sizes[..], &length].concat());
+    let train_args: Vec<&str> = train_args.iter().map(String::as_str).collect();
     let mut child = dermlens(&train_args).spawn().unwrap();
     let log = run.join("member-0/log.csv");
     let epoch_done = || std::fs::read_to_string(&log).is_ok_and(|l| l.lines().count() > 1);
@@ -337,33 +308,11 @@ fn a_killed_training_resumes_exactly() {
     let dir = std::env::temp_dir().join(format!("dermlens-resume-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let (split, _) = split_fixtures(&dir);
-    let backbone = root().join("tests/fixtures/lite0/imagenet.bpk");
+    let cache = dir.join("cache");
     let args = |out: &Path| -> Vec<String> {
-        [
-            "train",
-            "--split",
-            path(&split),
-            "--backbone",
-            path(&backbone),
-            "--out",
-            path(out),
-            "--members",
-            "1",
-            "--inputs",
-            "48",
-            "--batch",
-            "6",
-            "--head-epochs",
-            "2",
-            "--epochs",
-            "4",
-            "--epoch-images",
-            "18",
-            "--cache-dir",
-            path(&dir.join("cache")),
-        ]
-        .map(String::from)
-        .to_vec()
+        let sizes = ["--members", "1", "--inputs", "48", "--batch", "6", "--head-epochs", "2"];
+        let length = ["--epochs", "4", "--epoch-images", "18", "--cache-dir", path(&cache)];
+        train_args(&split, out, &[&sizes[..], &length].concat())
     };
     let whole = dir.join("whole");
     ok(Command::new(env!("CARGO_BIN_EXE_dermlens")).args(args(&whole)).output().unwrap());
