@@ -45,6 +45,8 @@ WASM_BINDGEN_VERSION=0.2.130
 
 setup_web() {
   setup_wasm
+  # The post-build hook precompresses the site with Node's zlib.
+  command -v node >/dev/null || need_apt nodejs
   export PATH="$HOME/.cargo/bin:$PATH"
   if ! trunk --version 2>/dev/null | grep -qF "$TRUNK_VERSION"; then
     log "installing trunk $TRUNK_VERSION (about 10 minutes on 2 cores)"

@@ -20,10 +20,12 @@ cargo test --workspace --release
 log "benchmarks compile (run them with: cargo bench -p train-cli)"
 cargo bench --no-run -p train-cli
 
-# The model crate and the app for wasm32 in one invocation: burn gets the
-# app's feature set once, and trunk's build below reuses it.
+# The model crate and the app for wasm32 in one invocation, with the
+# features the app gives the model (no autodiff: the worker only infers):
+# burn gets one feature set, and trunk's build below reuses it.
 log "model crate and app for wasm32-unknown-unknown"
-cargo build -p model -p app --target wasm32-unknown-unknown --release
+cargo build -p model -p app --no-default-features --features model/flex \
+  --target wasm32-unknown-unknown --release
 
 setup_web
 setup_e2e

@@ -11,7 +11,7 @@ use burn::store::{ModuleSnapshot, bridge};
 use burn::tensor::module::adaptive_avg_pool2d;
 use burn::tensor::{Device, Tensor};
 
-use crate::ops::{depthwise, relu6};
+use crate::ops::{conv_bias, depthwise, relu6};
 
 /// BatchNorm epsilon of the TensorFlow original.
 const BN_EPS: f64 = 1e-3;
@@ -101,11 +101,15 @@ pub struct MbConv {
     pub residual: bool,
 }
 
-/// A BatchNorm, or nothing where it was folded into the convolution before it.
-fn norm(bn: &Option<BatchNorm>, x: Tensor<4>) -> Tensor<4> {
+/// `conv`, its BatchNorm (or the bias it was folded into) and, if
+/// `activate`, ReLU6.
+fn conv_norm(conv: &Conv2d, bn: &Option<BatchNorm>, x: Tensor<4>, activate: bool) -> Tensor<4> {
     match bn {
-        Some(bn) => bn.forward(x),
-        None => x,
+        Some(bn) => {
+            let y = bn.forward(conv.forward(x));
+            if activate { relu6(y) } else { y }
+        }
+        None => conv_bias(conv, x, activate),
     }
 }
 
@@ -149,11 +153,14 @@ impl MbConv {
     pub fn forward(&self, input: Tensor<4>) -> Tensor<4> {
         let mut x = input.clone();
         if let Some(expand) = &self.expand_conv {
-            x = relu6(norm(&self.bn0, expand.forward(x)));
+            x = conv_norm(expand, &self.bn0, x, true);
         }
-        x = relu6(norm(&self.bn1, depthwise(&self.depthwise_conv, x)));
+        x = match &self.bn1 {
+            Some(bn) => relu6(bn.forward(depthwise(&self.depthwise_conv, x))),
+            None => conv_bias(&self.depthwise_conv, x, true),
+        };
         // No activation after the projection: a linear bottleneck.
-        x = norm(&self.bn2, self.project_conv.forward(x));
+        x = conv_norm(&self.project_conv, &self.bn2, x, false);
         if self.residual { x + input } else { x }
     }
 
@@ -219,7 +226,7 @@ impl EfficientNetLite0 {
     /// The stem and blocks `[0, cut)`: the part that stays frozen when only the
     /// top blocks are fine-tuned, so its output can be cached.
     pub fn forward_lower(&self, images: Tensor<4>, cut: usize) -> Tensor<4> {
-        let mut x = relu6(norm(&self.bn0, self.conv_stem.forward(images)));
+        let mut x = conv_norm(&self.conv_stem, &self.bn0, images, true);
         for block in &self.blocks[..cut.min(self.blocks.len())] {
             x = block.forward(x);
         }
@@ -233,7 +240,7 @@ impl EfficientNetLite0 {
         for block in &self.blocks[cut.min(self.blocks.len())..] {
             x = block.forward(x);
         }
-        relu6(norm(&self.bn1, self.conv_head.forward(x)))
+        conv_norm(&self.conv_head, &self.bn1, x, true)
     }
 
     /// The last convolutional feature map for normalised images `[batch, 3, h, w]`.

@@ -36,6 +36,8 @@ fn time(repeats: usize, mut f: impl FnMut()) -> f64 {
 }
 
 fn main() {
+    // The allocator and its setting of the dermlens command.
+    train_cli::allocator::keep_freed_memory();
     let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
     let task = args.first().map(String::as_str).unwrap_or("infer");
     let number =

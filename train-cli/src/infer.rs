@@ -19,7 +19,7 @@ use crate::run_dir::Run;
 use crate::tensors::rows;
 
 /// Photos per forward pass.
-const BATCH: usize = 16;
+const BATCH: usize = 4;
 
 /// How a run's members look at photos, with `tta` views.
 pub fn looking_of_run(run: &Run, tta: Tta) -> Looking {

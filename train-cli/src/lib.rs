@@ -9,8 +9,10 @@
 //! - `metrics`, `plot`, `stats`: the figures and plots of the reports;
 //! - `backbone`, `bundle_dir`, `familiarity_fit`: the ImageNet backbone,
 //!   bundles on disk, fitting the not-a-lesion statistics;
+//! - `allocator`: the process's memory allocator;
 //! - `files`, `npy`, `progress`, `rng`, `tensors`: small utilities.
 
+pub mod allocator;
 pub mod backbone;
 pub mod bundle_dir;
 pub mod commands;

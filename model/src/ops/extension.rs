@@ -1,23 +1,26 @@
-//! burn's backend extension for the two operations the CPU backend (flex)
-//! is slow to differentiate: ReLU6 (burn clamps through masks, one thread)
-//! and the depthwise convolution (burn runs one convolution per channel for
-//! its filter gradient). The forward passes are flex's own; the backward
-//! passes are the kernels of [`super::kernels`].
+//! burn's backend extension for what the CPU backend (flex) is slow at:
+//! ReLU6 (one thread, and through masks to differentiate), the depthwise
+//! convolution's gradients (one convolution per channel for the filter
+//! gradient) and, in inference, a convolution's bias and activation (two
+//! more passes over its output). The kernels are those of
+//! [`super::kernels`]; the gradients (in [`gradients`]) exist only with the
+//! `autodiff` feature, so the browser's worker, which never trains, carries
+//! no autodiff.
 
-use burn::backend::autodiff::checkpoint::base::Checkpointer;
-use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
-use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
-use burn::backend::autodiff::{Autodiff, NodeId};
-use burn::backend::flex::{FlexTensor, Layout};
+use std::borrow::Cow;
+
+use burn::backend::flex::FlexTensor;
 use burn::backend::ops::{ConvOptions, FloatTensorOps, ModuleOps};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Dispatch, Flex, backend_extension};
-use burn::tensor::{Bytes, DType, Shape, Tensor, TensorData};
+use burn::tensor::{DType, Shape, Tensor};
 
-use super::kernels::{self, Depthwise};
+use super::kernels;
 
-#[backend_extension(Flex, Autodiff)]
+#[cfg(feature = "autodiff")]
+mod gradients;
+
+#[backend_extension(Flex, Autodiff: cfg(feature = "autodiff"))]
 pub trait CpuOps: Backend {
     fn relu6(x: FloatTensor<Self>) -> FloatTensor<Self>;
     fn depthwise_conv2d(
@@ -25,10 +28,28 @@ pub trait CpuOps: Backend {
         weight: FloatTensor<Self>,
         options: ConvOptions<2>,
     ) -> FloatTensor<Self>;
+    /// A convolution with a bias, optionally followed by ReLU6 (the folded
+    /// convolutions of inference): one pass for bias and activation.
+    fn conv2d_bias(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        options: ConvOptions<2>,
+        relu6: bool,
+    ) -> FloatTensor<Self>;
 }
 
 impl CpuOps for Flex {
-    fn relu6(x: FloatTensor<Self>) -> FloatTensor<Self> {
+    fn relu6(mut x: FloatTensor<Self>) -> FloatTensor<Self> {
+        // In place and in parallel where the tensor is its own (flex's clamp
+        // runs on one thread).
+        if x.dtype() == DType::F32 && x.is_contiguous() && x.layout().start_offset() == 0 {
+            let n = x.layout().num_elements();
+            if let Some(values) = x.try_storage_mut::<f32>() {
+                kernels::relu6_in_place(&mut values[..n]);
+                return x;
+            }
+        }
         Flex::float_clamp(x, 0.0.into(), 6.0.into())
     }
 
@@ -37,187 +58,66 @@ impl CpuOps for Flex {
         weight: FloatTensor<Self>,
         options: ConvOptions<2>,
     ) -> FloatTensor<Self> {
+        // flex's own forward pass (SIMD, chosen at run time) is faster than
+        // a portable kernel here: 11 vs 12-14 ms per 224 px image.
         Flex::conv2d(x, weight, None, options)
+    }
+
+    fn conv2d_bias(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        options: ConvOptions<2>,
+        relu6: bool,
+    ) -> FloatTensor<Self> {
+        let mut y = Flex::conv2d(x, weight, None, options);
+        let dims = y.layout().shape().clone();
+        let fused = y.dtype() == DType::F32 && y.is_contiguous() && y.layout().start_offset() == 0;
+        if let (true, Some(b)) = (fused, contiguous(&bias)) {
+            let (n, plane) = (dims.num_elements(), dims[2] * dims[3]);
+            if let Some(values) = y.try_storage_mut::<f32>() {
+                kernels::bias_relu6_in_place(&mut values[..n], &b, plane, relu6);
+                return y;
+            }
+        }
+        let bias = Flex::float_reshape(bias, Shape::new([1, dims[1], 1, 1]));
+        let y = Flex::float_add(y, bias);
+        if relu6 { Self::relu6(y) } else { y }
     }
 }
 
 /// The f32 values of a tensor in row-major order (a copy only when it is
 /// not already laid out so).
-fn contiguous(tensor: &FlexTensor) -> Option<std::borrow::Cow<'_, [f32]>> {
+fn contiguous(tensor: &FlexTensor) -> Option<Cow<'_, [f32]>> {
     if tensor.dtype() != DType::F32 {
         return None;
     }
     Some(match tensor.as_slice::<f32>() {
-        Some(slice) => std::borrow::Cow::Borrowed(slice),
-        None => std::borrow::Cow::Owned(tensor.to_contiguous().as_slice::<f32>()?.to_vec()),
+        Some(slice) => Cow::Borrowed(slice),
+        None => Cow::Owned(tensor.to_contiguous().as_slice::<f32>()?.to_vec()),
     })
-}
-
-fn tensor(values: Vec<f32>, shape: Shape) -> FlexTensor {
-    FlexTensor::new(Bytes::from_elems(values), Layout::contiguous(shape), DType::F32)
-}
-
-fn depthwise_shape(
-    x: &FlexTensor,
-    weight: &FlexTensor,
-    grad: &FlexTensor,
-    options: &ConvOptions<2>,
-) -> Depthwise {
-    let x = x.layout().shape();
-    let (w, g) = (weight.layout().shape(), grad.layout().shape());
-    Depthwise {
-        batch: x[0],
-        channels: x[1],
-        input: [x[2], x[3]],
-        output: [g[2], g[3]],
-        kernel: w[2],
-        stride: options.stride[0],
-        padding: [options.padding[0].0, options.padding[1].0],
-    }
-}
-
-/// Whether the fast kernels cover a convolution: depthwise, square filter,
-/// one stride, no dilation, f32.
-fn covered(x: &FlexTensor, weight: &FlexTensor, options: &ConvOptions<2>) -> bool {
-    let (xs, ws) = (x.layout().shape(), weight.layout().shape());
-    x.dtype() == DType::F32
-        && weight.dtype() == DType::F32
-        && xs.num_dims() == 4
-        && ws.num_dims() == 4
-        && options.groups == xs[1]
-        && ws[0] == xs[1]
-        && ws[1] == 1
-        && ws[2] == ws[3]
-        && options.stride[0] == options.stride[1]
-        && options.dilation == [1, 1]
-}
-
-#[derive(Debug)]
-struct Relu6Backward;
-
-impl Backward<Flex, 1> for Relu6Backward {
-    type State = NodeId;
-
-    fn backward(
-        self,
-        ops: Ops<Self::State, 1>,
-        grads: &mut Gradients,
-        checkpointer: &mut Checkpointer,
-    ) {
-        let x: FlexTensor = checkpointer.retrieve_node_output(ops.state);
-        unary::<Flex, _>(ops.parents, ops.node, grads, |grad| {
-            let shape = grad.layout().shape().clone();
-            match (contiguous(&x), contiguous(&grad)) {
-                (Some(xs), Some(gs)) => tensor(kernels::relu6_grad(&xs, &gs), shape),
-                // Another dtype: through f32 and back.
-                _ => {
-                    let dtype = grad.dtype();
-                    let xs = x.into_data().convert::<f32>().try_to_vec::<f32>().unwrap_or_default();
-                    let gs =
-                        grad.into_data().convert::<f32>().try_to_vec::<f32>().unwrap_or_default();
-                    let data =
-                        TensorData::new(kernels::relu6_grad(&xs, &gs), shape).convert_dtype(dtype);
-                    FlexTensor::from_data(data)
-                }
-            }
-        });
-    }
-}
-
-#[derive(Debug)]
-struct DepthwiseBackward;
-
-impl Backward<Flex, 2> for DepthwiseBackward {
-    type State = (NodeId, NodeId, ConvOptions<2>);
-
-    fn backward(
-        self,
-        ops: Ops<Self::State, 2>,
-        grads: &mut Gradients,
-        checkpointer: &mut Checkpointer,
-    ) {
-        let [node_x, node_weight] = ops.parents;
-        let grad = grads.consume::<Flex>(&ops.node);
-        let (x_state, weight_state, options) = ops.state;
-        let x: FlexTensor = checkpointer.retrieve_node_output(x_state);
-        let weight: FlexTensor = checkpointer.retrieve_node_output(weight_state);
-        let values = (contiguous(&x), contiguous(&weight), contiguous(&grad));
-        let (Some(xs), Some(ws), Some(gs)) = values else {
-            // Another dtype: burn's own gradients.
-            if let Some(node) = node_x {
-                grads.register::<Flex>(
-                    node.id,
-                    Flex::conv2d_x_backward(
-                        x.clone(),
-                        weight.clone(),
-                        grad.clone(),
-                        options.clone(),
-                    ),
-                );
-            }
-            if let Some(node) = node_weight {
-                grads.register::<Flex>(
-                    node.id,
-                    Flex::conv2d_weight_backward(x, weight, grad, options),
-                );
-            }
-            return;
-        };
-        let shape = depthwise_shape(&x, &weight, &grad, &options);
-        if let Some(node) = node_x {
-            let dx = kernels::depthwise_input_grad(&shape, &ws, &gs);
-            grads.register::<Flex>(node.id, tensor(dx, x.layout().shape().clone()));
-        }
-        if let Some(node) = node_weight {
-            let dw = kernels::depthwise_weight_grad(&shape, &xs, &gs);
-            grads.register::<Flex>(node.id, tensor(dw, weight.layout().shape().clone()));
-        }
-    }
-}
-
-impl<C: CheckpointStrategy> CpuOps for Autodiff<Flex, C> {
-    fn relu6(x: FloatTensor<Self>) -> FloatTensor<Self> {
-        match Relu6Backward.prepare::<C>([x.node()]).compute_bound().stateful() {
-            OpsKind::Tracked(mut prep) => {
-                let state = prep.checkpoint(&x);
-                // Not in place: the checkpoint holds the input for the gradient.
-                prep.finish(state, Flex::float_clamp(x.into_primitive(), 0.0.into(), 6.0.into()))
-            }
-            OpsKind::UnTracked(prep) => prep.finish(<Flex as CpuOps>::relu6(x.into_primitive())),
-        }
-    }
-
-    fn depthwise_conv2d(
-        x: FloatTensor<Self>,
-        weight: FloatTensor<Self>,
-        options: ConvOptions<2>,
-    ) -> FloatTensor<Self> {
-        if !covered(x.primitive(), weight.primitive(), &options) {
-            return <Self as ModuleOps<Self>>::conv2d(x, weight, None, options);
-        }
-        match DepthwiseBackward.prepare::<C>([x.node(), weight.node()]).compute_bound().stateful() {
-            OpsKind::Tracked(mut prep) => {
-                let x_state = prep.checkpoint(&x);
-                let weight_state = prep.checkpoint(&weight);
-                let output = <Flex as CpuOps>::depthwise_conv2d(
-                    x.into_primitive(),
-                    weight.into_primitive(),
-                    options.clone(),
-                );
-                prep.finish((x_state, weight_state, options), output)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(<Flex as CpuOps>::depthwise_conv2d(
-                x.into_primitive(),
-                weight.into_primitive(),
-                options,
-            )),
-        }
-    }
 }
 
 /// ReLU6 through the extension.
 pub fn relu6(x: Tensor<4>) -> Tensor<4> {
     Tensor::from_dispatch(<Dispatch as CpuOps>::relu6(x.into_dispatch()))
+}
+
+/// A convolution with a bias (and optionally ReLU6) through the extension.
+pub fn conv2d_bias(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Tensor<1>,
+    options: ConvOptions<2>,
+    relu6: bool,
+) -> Tensor<4> {
+    Tensor::from_dispatch(<Dispatch as CpuOps>::conv2d_bias(
+        x.into_dispatch(),
+        weight.into_dispatch(),
+        bias.into_dispatch(),
+        options,
+        relu6,
+    ))
 }
 
 /// A depthwise convolution through the extension.

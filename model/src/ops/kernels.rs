@@ -50,51 +50,31 @@ fn for_each_chunk(out: &mut [f32], chunk: usize, f: impl Fn(usize, &mut [f32]) +
     out.chunks_mut(chunk).enumerate().for_each(|(i, c)| f(i, c));
 }
 
-/// The convolution itself: each output pixel the sum of its filter's taps
-/// over the input pixels they fall on (zero outside).
-pub fn depthwise_forward(shape: &Depthwise, input: &[f32], weight: &[f32]) -> Vec<f32> {
-    let (k, s) = (shape.kernel, shape.stride);
-    let [h, w] = shape.input;
-    let [oh, ow] = shape.output;
-    let [pt, pl] = shape.padding;
-    let mut out = vec![0.0f32; shape.batch * shape.channels * shape.output_plane()];
-    for_each_chunk(&mut out, shape.output_plane(), |plane, y| {
-        let channel = plane % shape.channels;
-        let x = &input[plane * shape.input_plane()..(plane + 1) * shape.input_plane()];
-        let filter = &weight[channel * k * k..(channel + 1) * k * k];
-        for i in 0..k {
-            let rows = shape.valid(i, pt, h, oh);
-            for j in 0..k {
-                let cols = shape.valid(j, pl, w, ow);
-                let tap = filter[i * k + j];
-                for oy in rows.clone() {
-                    let x_row = &x[(oy * s + i - pt) * w..(oy * s + i - pt + 1) * w];
-                    let y_row = &mut y[oy * ow..(oy + 1) * ow];
-                    if s == 1 {
-                        let start = cols.start + j - pl;
-                        for (o, v) in
-                            y_row[cols.clone()].iter_mut().zip(&x_row[start..start + cols.len()])
-                        {
-                            *o += tap * v;
-                        }
-                    } else {
-                        for ox in cols.clone() {
-                            y_row[ox] += tap * x_row[ox * s + j - pl];
-                        }
-                    }
-                }
-            }
-        }
-    });
-    out
-}
-
 /// ReLU6 in place: `min(max(x, 0), 6)`.
 pub fn relu6_in_place(values: &mut [f32]) {
     const CHUNK: usize = 1 << 16;
     for_each_chunk(values, CHUNK, |_, chunk| {
         for v in chunk {
             *v = v.clamp(0.0, 6.0);
+        }
+    });
+}
+
+/// Adds each channel's bias to its planes (NCHW, `plane` values each) and,
+/// with `relu6`, clamps to `[0, 6]`, in one pass over the values.
+pub fn bias_relu6_in_place(values: &mut [f32], bias: &[f32], plane: usize, relu6: bool) {
+    // Whole planes per task, at least ~16k values, so small late-layer
+    // planes (7x7) do not become thousands of tiny tasks.
+    let planes = (1usize << 14).div_ceil(plane.max(1)).max(1);
+    let channels = bias.len().max(1);
+    for_each_chunk(values, planes * plane.max(1), |chunk, part| {
+        for (i, plane_values) in part.chunks_mut(plane.max(1)).enumerate() {
+            let b = bias[(chunk * planes + i) % channels];
+            if relu6 {
+                plane_values.iter_mut().for_each(|v| *v = (*v + b).clamp(0.0, 6.0));
+            } else {
+                plane_values.iter_mut().for_each(|v| *v += b);
+            }
         }
     });
 }
@@ -243,9 +223,16 @@ mod tests {
     /// checks both gradients against the plain forward convolution.
     #[test]
     fn gradients_are_the_adjoints_of_the_convolution() {
-        for (kernel, stride, size) in
-            [(3usize, 1usize, 7usize), (5, 1, 6), (3, 2, 7), (5, 2, 8), (3, 2, 6)]
-        {
+        for (kernel, stride, size) in [
+            (3usize, 1usize, 7usize),
+            (5, 1, 6),
+            (3, 2, 7),
+            (5, 2, 8),
+            (3, 2, 6),
+            (5, 1, 1),
+            (5, 2, 2),
+            (3, 2, 1),
+        ] {
             // TensorFlow "same" padding: the output is ceil(size / stride).
             let out = size.div_ceil(stride);
             let total = ((out - 1) * stride + kernel).saturating_sub(size);
@@ -263,11 +250,6 @@ mod tests {
             let weight = values(3 * kernel * kernel, 2);
             let g = values(2 * 3 * shape.output[0] * shape.output[1], 3);
             let y = forward(&shape, &x, &weight);
-            let fast = depthwise_forward(&shape, &x, &weight);
-            assert!(
-                y.iter().zip(&fast).all(|(a, b)| (a - b).abs() < 1e-5),
-                "forward, k {kernel} s {stride}"
-            );
             let dot = |a: &[f32], b: &[f32]| {
                 a.iter().zip(b).map(|(p, q)| f64::from(*p) * f64::from(*q)).sum::<f64>()
             };
@@ -280,6 +262,26 @@ mod tests {
                 "weight gradient, k {kernel} s {stride}"
             );
         }
+    }
+
+    #[test]
+    fn bias_and_relu6_apply_per_channel() {
+        // 2 images x 3 channels x 2 values per plane.
+        let x: Vec<f32> = (0..12).map(|i| i as f32 - 4.0).collect();
+        let bias = [1.0, -1.0, 0.5];
+        let mut plain = x.clone();
+        bias_relu6_in_place(&mut plain, &bias, 2, false);
+        let expected: Vec<f32> = x.iter().enumerate().map(|(i, v)| v + bias[(i / 2) % 3]).collect();
+        assert_eq!(plain, expected);
+        let mut clamped = x.clone();
+        bias_relu6_in_place(&mut clamped, &bias, 2, true);
+        assert_eq!(clamped, expected.iter().map(|v| v.clamp(0.0, 6.0)).collect::<Vec<_>>());
+        // Many small planes: chunks span several planes and must keep the channel.
+        let (channels, plane) = (1280, 4);
+        let bias: Vec<f32> = (0..channels).map(|c| c as f32).collect();
+        let mut v = vec![0.0f32; 2 * channels * plane];
+        bias_relu6_in_place(&mut v, &bias, plane, false);
+        assert!(v.iter().enumerate().all(|(i, x)| *x == ((i / plane) % channels) as f32));
     }
 
     #[test]

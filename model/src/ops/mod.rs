@@ -37,18 +37,44 @@ fn same_padding(size: usize, kernel: usize, stride: usize) -> (usize, usize) {
     (total / 2, total - total / 2)
 }
 
+/// `conv`'s options with its "same" padding made explicit for an input of
+/// `height` x `width`.
+#[cfg(feature = "flex")]
+fn same_options(conv: &Conv2d, height: usize, width: usize) -> ConvOptions<2> {
+    let rows = same_padding(height, conv.kernel_size[0], conv.stride[0]);
+    let columns = same_padding(width, conv.kernel_size[1], conv.stride[1]);
+    ConvOptions::new_with_padding(conv.stride, [rows, columns], conv.dilation, conv.groups)
+}
+
 /// `conv` (a depthwise convolution with "same" padding, no bias) applied to `x`.
 pub fn depthwise(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     #[cfg(feature = "flex")]
     if on_flex(&x) && conv.bias.is_none() && matches!(conv.padding, PaddingConfig2d::Same) {
         let [_, _, height, width] = x.dims();
-        let rows = same_padding(height, conv.kernel_size[0], conv.stride[0]);
-        let columns = same_padding(width, conv.kernel_size[1], conv.stride[1]);
-        let options =
-            ConvOptions::new_with_padding(conv.stride, [rows, columns], conv.dilation, conv.groups);
-        return extension::depthwise_conv2d(x, conv.weight.val(), options);
+        return extension::depthwise_conv2d(
+            x,
+            conv.weight.val(),
+            same_options(conv, height, width),
+        );
     }
     conv.forward(x)
+}
+
+/// `conv` (with "same" padding and a bias: a BatchNorm folded in) applied
+/// to `x`, then ReLU6 if `activate`. On the CPU the bias and the activation
+/// are one pass over the output instead of two.
+pub fn conv_bias(conv: &Conv2d, x: Tensor<4>, activate: bool) -> Tensor<4> {
+    #[cfg(feature = "flex")]
+    if let Some(bias) = &conv.bias
+        && on_flex(&x)
+        && matches!(conv.padding, PaddingConfig2d::Same)
+    {
+        let [_, _, height, width] = x.dims();
+        let options = same_options(conv, height, width);
+        return extension::conv2d_bias(x, conv.weight.val(), bias.val(), options, activate);
+    }
+    let y = conv.forward(x);
+    if activate { relu6(y) } else { y }
 }
 
 #[cfg(test)]
@@ -64,6 +90,41 @@ mod tests {
         assert_eq!(same_padding(8, 3, 2), (0, 1));
         assert_eq!(same_padding(7, 5, 2), (2, 2));
         assert_eq!(same_padding(160, 5, 2), (1, 2));
+    }
+
+    /// The fused convolution + bias (+ ReLU6) equals burn's own, for the
+    /// convolutions of the network: 1x1, depthwise 3x3 and 5x5 with either
+    /// stride, and the stem's 3x3 over 3 channels.
+    #[test]
+    fn the_fused_convolution_matches_burns() {
+        let device = Device::flex();
+        for (channels, kernel, stride, groups) in
+            [([6, 6], 3, 1, 6), ([6, 6], 5, 2, 6), ([4, 8], 1, 1, 1), ([3, 8], 3, 2, 1)]
+        {
+            let conv: Conv2d = Conv2dConfig::new(channels, [kernel, kernel])
+                .with_stride([stride, stride])
+                .with_groups(groups)
+                .with_padding(PaddingConfig2d::Same)
+                .with_bias(true)
+                .init(&device);
+            let x = Tensor::<4>::random(
+                [2, channels[0], 11, 10],
+                Distribution::Uniform(-8.0, 8.0),
+                &device,
+            );
+            for activate in [false, true] {
+                let theirs = conv.forward(x.clone());
+                let theirs = if activate { theirs.clamp(0.0, 6.0) } else { theirs };
+                let ours = conv_bias(&conv, x.clone(), activate);
+                assert_eq!(ours.dims(), theirs.dims());
+                let (a, b) = (
+                    ours.into_data().try_to_vec::<f32>().unwrap(),
+                    theirs.into_data().try_to_vec::<f32>().unwrap(),
+                );
+                let worst = a.iter().zip(&b).fold(0.0f32, |m, (p, q)| m.max((p - q).abs()));
+                assert!(worst < 1e-4, "kernel {kernel} stride {stride} relu6 {activate}: {worst}");
+            }
+        }
     }
 
     /// Values and gradients of the fast path equal burn's own operations.

@@ -1,0 +1,191 @@
+//! The backward passes of the extension's operations on burn's autodiff
+//! (training only): the kernels of [`super::kernels`] behind burn's
+//! `Backward` interface.
+
+use burn::backend::Flex;
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
+use burn::backend::autodiff::{Autodiff, NodeId};
+use burn::backend::flex::{FlexTensor, Layout};
+use burn::backend::ops::{ConvOptions, FloatTensorOps, ModuleOps};
+use burn::backend::tensor::FloatTensor;
+use burn::tensor::{Bytes, DType, Shape, TensorData};
+
+use super::kernels::Depthwise;
+use super::{CpuOps, contiguous, kernels};
+
+#[derive(Debug)]
+struct Relu6Backward;
+
+impl Backward<Flex, 1> for Relu6Backward {
+    type State = NodeId;
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 1>,
+        grads: &mut Gradients,
+        checkpointer: &mut Checkpointer,
+    ) {
+        let x: FlexTensor = checkpointer.retrieve_node_output(ops.state);
+        unary::<Flex, _>(ops.parents, ops.node, grads, |grad| {
+            let shape = grad.layout().shape().clone();
+            match (contiguous(&x), contiguous(&grad)) {
+                (Some(xs), Some(gs)) => tensor(kernels::relu6_grad(&xs, &gs), shape),
+                // Another dtype: through f32 and back.
+                _ => {
+                    let dtype = grad.dtype();
+                    let xs = x.into_data().convert::<f32>().try_to_vec::<f32>().unwrap_or_default();
+                    let gs =
+                        grad.into_data().convert::<f32>().try_to_vec::<f32>().unwrap_or_default();
+                    let data =
+                        TensorData::new(kernels::relu6_grad(&xs, &gs), shape).convert_dtype(dtype);
+                    FlexTensor::from_data(data)
+                }
+            }
+        });
+    }
+}
+
+#[derive(Debug)]
+struct DepthwiseBackward;
+
+impl Backward<Flex, 2> for DepthwiseBackward {
+    type State = (NodeId, NodeId, ConvOptions<2>);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 2>,
+        grads: &mut Gradients,
+        checkpointer: &mut Checkpointer,
+    ) {
+        let [node_x, node_weight] = ops.parents;
+        let grad = grads.consume::<Flex>(&ops.node);
+        let (x_state, weight_state, options) = ops.state;
+        let x: FlexTensor = checkpointer.retrieve_node_output(x_state);
+        let weight: FlexTensor = checkpointer.retrieve_node_output(weight_state);
+        let values = (contiguous(&x), contiguous(&weight), contiguous(&grad));
+        let (Some(xs), Some(ws), Some(gs)) = values else {
+            // Another dtype: burn's own gradients.
+            if let Some(node) = node_x {
+                grads.register::<Flex>(
+                    node.id,
+                    Flex::conv2d_x_backward(
+                        x.clone(),
+                        weight.clone(),
+                        grad.clone(),
+                        options.clone(),
+                    ),
+                );
+            }
+            if let Some(node) = node_weight {
+                grads.register::<Flex>(
+                    node.id,
+                    Flex::conv2d_weight_backward(x, weight, grad, options),
+                );
+            }
+            return;
+        };
+        let shape = depthwise_shape(&x, &weight, &grad, &options);
+        if let Some(node) = node_x {
+            let dx = kernels::depthwise_input_grad(&shape, &ws, &gs);
+            grads.register::<Flex>(node.id, tensor(dx, x.layout().shape().clone()));
+        }
+        if let Some(node) = node_weight {
+            let dw = kernels::depthwise_weight_grad(&shape, &xs, &gs);
+            grads.register::<Flex>(node.id, tensor(dw, weight.layout().shape().clone()));
+        }
+    }
+}
+
+impl<C: CheckpointStrategy> CpuOps for Autodiff<Flex, C> {
+    fn relu6(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        match Relu6Backward.prepare::<C>([x.node()]).compute_bound().stateful() {
+            OpsKind::Tracked(mut prep) => {
+                let state = prep.checkpoint(&x);
+                // Not in place: the checkpoint holds the input for the gradient.
+                prep.finish(state, Flex::float_clamp(x.into_primitive(), 0.0.into(), 6.0.into()))
+            }
+            OpsKind::UnTracked(prep) => prep.finish(<Flex as CpuOps>::relu6(x.into_primitive())),
+        }
+    }
+
+    fn depthwise_conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        if !covered(x.primitive(), weight.primitive(), &options) {
+            return <Self as ModuleOps<Self>>::conv2d(x, weight, None, options);
+        }
+        match DepthwiseBackward.prepare::<C>([x.node(), weight.node()]).compute_bound().stateful() {
+            OpsKind::Tracked(mut prep) => {
+                let x_state = prep.checkpoint(&x);
+                let weight_state = prep.checkpoint(&weight);
+                let output = <Flex as CpuOps>::depthwise_conv2d(
+                    x.into_primitive(),
+                    weight.into_primitive(),
+                    options.clone(),
+                );
+                prep.finish((x_state, weight_state, options), output)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(<Flex as CpuOps>::depthwise_conv2d(
+                x.into_primitive(),
+                weight.into_primitive(),
+                options,
+            )),
+        }
+    }
+
+    fn conv2d_bias(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        options: ConvOptions<2>,
+        relu6: bool,
+    ) -> FloatTensor<Self> {
+        // Not a training path: burn's operations, differentiable as they are.
+        let y = <Self as ModuleOps<Self>>::conv2d(x, weight, Some(bias), options);
+        if relu6 { <Self as CpuOps>::relu6(y) } else { y }
+    }
+}
+
+fn depthwise_shape(
+    x: &FlexTensor,
+    weight: &FlexTensor,
+    grad: &FlexTensor,
+    options: &ConvOptions<2>,
+) -> Depthwise {
+    let x = x.layout().shape();
+    let (w, g) = (weight.layout().shape(), grad.layout().shape());
+    Depthwise {
+        batch: x[0],
+        channels: x[1],
+        input: [x[2], x[3]],
+        output: [g[2], g[3]],
+        kernel: w[2],
+        stride: options.stride[0],
+        padding: [options.padding[0].0, options.padding[1].0],
+    }
+}
+
+fn tensor(values: Vec<f32>, shape: Shape) -> FlexTensor {
+    FlexTensor::new(Bytes::from_elems(values), Layout::contiguous(shape), DType::F32)
+}
+
+/// Whether the fast kernels cover a convolution: depthwise, square filter,
+/// one stride, no dilation, f32.
+fn covered(x: &FlexTensor, weight: &FlexTensor, options: &ConvOptions<2>) -> bool {
+    let (xs, ws) = (x.layout().shape(), weight.layout().shape());
+    x.dtype() == DType::F32
+        && weight.dtype() == DType::F32
+        && xs.num_dims() == 4
+        && ws.num_dims() == 4
+        && options.groups == xs[1]
+        && ws[0] == xs[1]
+        && ws[1] == 1
+        && ws[2] == ws[3]
+        && options.stride[0] == options.stride[1]
+        && options.dilation == [1, 1]
+}
