@@ -11,7 +11,7 @@ use burn::store::{ModuleSnapshot, bridge};
 use burn::tensor::module::adaptive_avg_pool2d;
 use burn::tensor::{Device, Tensor};
 
-use crate::ops::{conv_bias, depthwise, relu6};
+use crate::ops::{batch_norm as norm, conv_bias, depthwise, relu6};
 
 /// BatchNorm epsilon of the TensorFlow original.
 const BN_EPS: f64 = 1e-3;
@@ -106,7 +106,7 @@ pub struct MbConv {
 fn conv_norm(conv: &Conv2d, bn: &Option<BatchNorm>, x: Tensor<4>, activate: bool) -> Tensor<4> {
     match bn {
         Some(bn) => {
-            let y = bn.forward(conv.forward(x));
+            let y = norm(bn, conv.forward(x));
             if activate { relu6(y) } else { y }
         }
         None => conv_bias(conv, x, activate),
@@ -156,7 +156,7 @@ impl MbConv {
             x = conv_norm(expand, &self.bn0, x, true);
         }
         x = match &self.bn1 {
-            Some(bn) => relu6(bn.forward(depthwise(&self.depthwise_conv, x))),
+            Some(bn) => relu6(norm(bn, depthwise(&self.depthwise_conv, x))),
             None => conv_bias(&self.depthwise_conv, x, true),
         };
         // No activation after the projection: a linear bottleneck.

@@ -9,12 +9,13 @@
 
 use std::borrow::Cow;
 
-use burn::backend::flex::FlexTensor;
+use burn::backend::flex::{FlexTensor, Layout};
 use burn::backend::ops::{ConvOptions, FloatTensorOps, ModuleOps};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Dispatch, Flex, backend_extension};
-use burn::tensor::{DType, Shape, Tensor};
+use burn::tensor::{Bytes, DType, Shape, Tensor};
 
+use super::batch_norm::{self, Planes};
 use super::kernels;
 
 #[cfg(feature = "autodiff")]
@@ -37,6 +38,16 @@ pub trait CpuOps: Backend {
         options: ConvOptions<2>,
         relu6: bool,
     ) -> FloatTensor<Self>;
+    /// BatchNorm with the batch's own statistics: the output, and each
+    /// channel's mean and biased variance (for the running statistics).
+    // Training only: unused in an inference-only build (the worker).
+    #[cfg_attr(not(feature = "autodiff"), allow(dead_code))]
+    fn batch_norm_train(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 }
 
 impl CpuOps for Flex {
@@ -84,6 +95,32 @@ impl CpuOps for Flex {
         let y = Flex::float_add(y, bias);
         if relu6 { Self::relu6(y) } else { y }
     }
+    fn batch_norm_train(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let fast = match (planes(&x), contiguous(&x), contiguous(&gamma), contiguous(&beta)) {
+            (Some(p), Some(xs), Some(g), Some(b)) => {
+                let (mean, variance) = batch_norm::statistics(&p, &xs);
+                let y = batch_norm::normalize(&p, &xs, [&mean, &variance, &g, &b], epsilon as f32);
+                Some((p, y, mean, variance))
+            }
+            _ => None,
+        };
+        match fast {
+            Some((p, y, mean, variance)) => (
+                tensor(y, x.layout().shape().clone()),
+                tensor(mean, Shape::new([p.channels])),
+                tensor(variance, Shape::new([p.channels])),
+            ),
+            None => {
+                let r = <Flex as ModuleOps<Flex>>::batch_norm_train(x, gamma, beta, epsilon);
+                (r.output, r.mean, r.variance)
+            }
+        }
+    }
 }
 
 /// The f32 values of a tensor in row-major order (a copy only when it is
@@ -95,6 +132,24 @@ fn contiguous(tensor: &FlexTensor) -> Option<Cow<'_, [f32]>> {
     Some(match tensor.as_slice::<f32>() {
         Some(slice) => Cow::Borrowed(slice),
         None => Cow::Owned(tensor.to_contiguous().as_slice::<f32>()?.to_vec()),
+    })
+}
+
+// Training only: unused in an inference-only build (the worker).
+#[cfg_attr(not(feature = "autodiff"), allow(dead_code))]
+fn tensor(values: Vec<f32>, shape: Shape) -> FlexTensor {
+    FlexTensor::new(Bytes::from_elems(values), Layout::contiguous(shape), DType::F32)
+}
+
+/// The layout of an f32 NCHW activation, for the BatchNorm kernels.
+// Training only: unused in an inference-only build (the worker).
+#[cfg_attr(not(feature = "autodiff"), allow(dead_code))]
+fn planes(x: &FlexTensor) -> Option<Planes> {
+    let s = x.layout().shape();
+    (x.dtype() == DType::F32 && s.num_dims() == 4).then(|| Planes {
+        batch: s[0],
+        channels: s[1],
+        plane: s[2] * s[3],
     })
 }
 
@@ -127,4 +182,22 @@ pub fn depthwise_conv2d(x: Tensor<4>, weight: Tensor<4>, options: ConvOptions<2>
         weight.into_dispatch(),
         options,
     ))
+}
+
+/// BatchNorm with the batch's statistics through the extension: the
+/// output, the mean and the biased variance.
+#[cfg(feature = "autodiff")]
+pub fn batch_norm_train(
+    x: Tensor<4>,
+    gamma: Tensor<1>,
+    beta: Tensor<1>,
+    epsilon: f64,
+) -> (Tensor<4>, Tensor<1>, Tensor<1>) {
+    let (y, mean, variance) = <Dispatch as CpuOps>::batch_norm_train(
+        x.into_dispatch(),
+        gamma.into_dispatch(),
+        beta.into_dispatch(),
+        epsilon,
+    );
+    (Tensor::from_dispatch(y), Tensor::from_dispatch(mean), Tensor::from_dispatch(variance))
 }

@@ -40,7 +40,11 @@ impl Depthwise {
 
 /// Runs `f(index, chunk)` over consecutive `chunk`-sized pieces of `out`, in
 /// parallel where threads exist.
-fn for_each_chunk(out: &mut [f32], chunk: usize, f: impl Fn(usize, &mut [f32]) + Sync + Send) {
+pub(super) fn for_each_chunk(
+    out: &mut [f32],
+    chunk: usize,
+    f: impl Fn(usize, &mut [f32]) + Sync + Send,
+) {
     #[cfg(not(target_arch = "wasm32"))]
     {
         use rayon::prelude::*;

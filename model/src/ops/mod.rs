@@ -5,12 +5,13 @@
 //! gradients are hand-written kernels; everywhere else (wgpu, WebGPU) they
 //! are burn's own operations. The values are the same either way.
 
+pub mod batch_norm;
 #[cfg(feature = "flex")]
 mod extension;
 pub mod kernels;
 
-use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
+use burn::nn::{BatchNorm, PaddingConfig2d};
 use burn::tensor::Tensor;
 use burn::tensor::ops::ConvOptions;
 
@@ -77,6 +78,31 @@ pub fn conv_bias(conv: &Conv2d, x: Tensor<4>, activate: bool) -> Tensor<4> {
     if activate { relu6(y) } else { y }
 }
 
+/// `bn` applied to `x`. In training (an autodiff device and a layer not
+/// frozen) on the CPU, the batch's statistics come from the kernels of
+/// [`batch_norm`] and update the running ones as burn's `BatchNorm` does;
+/// otherwise it is burn's `BatchNorm`.
+pub fn batch_norm(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
+    #[cfg(all(feature = "flex", feature = "autodiff"))]
+    if on_flex(&x) && x.device().is_autodiff() && bn.training.is_enabled() {
+        let (y, mean, variance) =
+            extension::batch_norm_train(x, bn.gamma.val(), bn.beta.val(), bn.epsilon);
+        let device = y.device();
+        let m = bn.momentum;
+        let update = |running: Tensor<1>, batch: Tensor<1>| {
+            running
+                .to_device(&device)
+                .mul_scalar(1.0 - m)
+                .add(batch.detach().mul_scalar(m))
+                .detach()
+        };
+        bn.running_mean.update(update(bn.running_mean.value_sync(), mean));
+        bn.running_var.update(update(bn.running_var.value_sync(), variance));
+        return y;
+    }
+    bn.forward(x)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,6 +151,49 @@ mod tests {
                 assert!(worst < 1e-4, "kernel {kernel} stride {stride} relu6 {activate}: {worst}");
             }
         }
+    }
+
+    /// In training, the BatchNorm kernels give burn's values, gradients and
+    /// running statistics.
+    #[test]
+    fn the_batch_norm_kernels_match_burns() {
+        use burn::nn::BatchNormConfig;
+        let device = Device::flex().autodiff();
+        // Two layers, not clones: a clone shares its running statistics.
+        let ours_bn: BatchNorm = BatchNormConfig::new(5).with_momentum(0.3).init(&device);
+        let theirs_bn: BatchNorm = BatchNormConfig::new(5).with_momentum(0.3).init(&device);
+        let x = Tensor::<4>::random([3, 5, 6, 7], Distribution::Uniform(-3.0, 5.0), &device)
+            .require_grad();
+        let ours = batch_norm(&ours_bn, x.clone());
+        let theirs = theirs_bn.forward(x.clone());
+        let weights = Tensor::<4>::random(ours.dims(), Distribution::Default, &device);
+        let grads_ours = (ours.clone() * weights.clone()).sum().backward();
+        let grads_theirs = (theirs.clone() * weights).sum().backward();
+        let close = |a: Vec<f32>, b: Vec<f32>, what: &str| {
+            assert_eq!(a.len(), b.len(), "{what}");
+            let worst = a.iter().zip(&b).fold(0.0f32, |m, (p, q)| m.max((p - q).abs()));
+            assert!(worst < 1e-4, "{what}: {worst}");
+        };
+        let v = |t: Tensor<4>| t.into_data().try_to_vec::<f32>().unwrap();
+        let v1 = |t: Tensor<1>| t.into_data().try_to_vec::<f32>().unwrap();
+        close(v(ours.without_autodiff()), v(theirs.without_autodiff()), "values");
+        close(v(x.grad(&grads_ours).unwrap()), v(x.grad(&grads_theirs).unwrap()), "input gradient");
+        close(
+            v1(ours_bn.gamma.val().grad(&grads_ours).unwrap()),
+            v1(theirs_bn.gamma.val().grad(&grads_theirs).unwrap()),
+            "gamma gradient",
+        );
+        close(
+            v1(ours_bn.beta.val().grad(&grads_ours).unwrap()),
+            v1(theirs_bn.beta.val().grad(&grads_theirs).unwrap()),
+            "beta gradient",
+        );
+        close(v1(ours_bn.running_mean.value()), v1(theirs_bn.running_mean.value()), "running mean");
+        close(
+            v1(ours_bn.running_var.value()),
+            v1(theirs_bn.running_var.value()),
+            "running variance",
+        );
     }
 
     /// Values and gradients of the fast path equal burn's own operations.

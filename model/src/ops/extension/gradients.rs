@@ -2,19 +2,20 @@
 //! (training only): the kernels of [`super::kernels`] behind burn's
 //! `Backward` interface.
 
-use burn::backend::Flex;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
 use burn::backend::autodiff::{Autodiff, NodeId};
-use burn::backend::flex::{FlexTensor, Layout};
+use burn::backend::flex::FlexTensor;
 use burn::backend::ops::{ConvOptions, FloatTensorOps, ModuleOps};
 use burn::backend::tensor::FloatTensor;
-use burn::tensor::{Bytes, DType, Shape, TensorData};
+use burn::backend::{AutodiffBackend, Flex};
+use burn::tensor::{DType, Shape, TensorData};
 
+use super::batch_norm;
 use super::kernels::Depthwise;
-use super::{CpuOps, contiguous, kernels};
+use super::{CpuOps, contiguous, kernels, planes, tensor};
 
 #[derive(Debug)]
 struct Relu6Backward;
@@ -99,6 +100,61 @@ impl Backward<Flex, 2> for DepthwiseBackward {
     }
 }
 
+#[derive(Debug)]
+struct BatchNormBackward;
+
+impl Backward<Flex, 3> for BatchNormBackward {
+    /// The input and gamma checkpointed; the batch's mean and variance as
+    /// the forward pass computed them; epsilon.
+    type State = (NodeId, NodeId, FlexTensor, FlexTensor, f64);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 3>,
+        grads: &mut Gradients,
+        checkpointer: &mut Checkpointer,
+    ) {
+        let [node_x, node_gamma, node_beta] = ops.parents;
+        let grad = grads.consume::<Flex>(&ops.node);
+        let (x_state, gamma_state, mean, variance, epsilon) = ops.state;
+        let x: FlexTensor = checkpointer.retrieve_node_output(x_state);
+        let gamma: FlexTensor = checkpointer.retrieve_node_output(gamma_state);
+        let values = (
+            planes(&x),
+            contiguous(&x),
+            contiguous(&grad),
+            contiguous(&gamma),
+            contiguous(&mean),
+            contiguous(&variance),
+        );
+        let fast = match values {
+            (Some(p), Some(xs), Some(gs), Some(g), Some(m), Some(v)) => {
+                let (dx, dgamma, dbeta) =
+                    batch_norm::gradients(&p, &xs, &gs, [&m, &v, &g], epsilon as f32);
+                Some((p, dx, dgamma, dbeta))
+            }
+            _ => None,
+        };
+        let (dx, dgamma, dbeta) = match fast {
+            Some((p, dx, dgamma, dbeta)) => (
+                tensor(dx, x.layout().shape().clone()),
+                tensor(dgamma, Shape::new([p.channels])),
+                tensor(dbeta, Shape::new([p.channels])),
+            ),
+            // Another dtype: burn's own gradients.
+            None => {
+                let b = Flex::batch_norm_train_backward(x, gamma, mean, variance, epsilon, grad);
+                (b.x_grad, b.gamma_grad, b.beta_grad)
+            }
+        };
+        for (node, value) in [(node_x, dx), (node_gamma, dgamma), (node_beta, dbeta)] {
+            if let Some(node) = node {
+                grads.register::<Flex>(node.id, value);
+            }
+        }
+    }
+}
+
 impl<C: CheckpointStrategy> CpuOps for Autodiff<Flex, C> {
     fn relu6(x: FloatTensor<Self>) -> FloatTensor<Self> {
         match Relu6Backward.prepare::<C>([x.node()]).compute_bound().stateful() {
@@ -149,6 +205,43 @@ impl<C: CheckpointStrategy> CpuOps for Autodiff<Flex, C> {
         let y = <Self as ModuleOps<Self>>::conv2d(x, weight, Some(bias), options);
         if relu6 { <Self as CpuOps>::relu6(y) } else { y }
     }
+
+    fn batch_norm_train(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        // The statistics leave untracked: they only feed the running ones.
+        let constant = <Self as AutodiffBackend>::from_inner;
+        match BatchNormBackward
+            .prepare::<C>([x.node(), gamma.node(), beta.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(mut prep) => {
+                let x_state = prep.checkpoint(&x);
+                let gamma_state = prep.checkpoint(&gamma);
+                let (y, mean, variance) = <Flex as CpuOps>::batch_norm_train(
+                    x.into_primitive(),
+                    gamma.into_primitive(),
+                    beta.into_primitive(),
+                    epsilon,
+                );
+                let state = (x_state, gamma_state, mean.clone(), variance.clone(), epsilon);
+                (prep.finish(state, y), constant(mean), constant(variance))
+            }
+            OpsKind::UnTracked(prep) => {
+                let (y, mean, variance) = <Flex as CpuOps>::batch_norm_train(
+                    x.into_primitive(),
+                    gamma.into_primitive(),
+                    beta.into_primitive(),
+                    epsilon,
+                );
+                (prep.finish(y), constant(mean), constant(variance))
+            }
+        }
+    }
 }
 
 fn depthwise_shape(
@@ -168,10 +261,6 @@ fn depthwise_shape(
         stride: options.stride[0],
         padding: [options.padding[0].0, options.padding[1].0],
     }
-}
-
-fn tensor(values: Vec<f32>, shape: Shape) -> FlexTensor {
-    FlexTensor::new(Bytes::from_elems(values), Layout::contiguous(shape), DType::F32)
 }
 
 /// Whether the fast kernels cover a convolution: depthwise, square filter,
