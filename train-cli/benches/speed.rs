@@ -94,6 +94,8 @@ fn full_train_step(name: &str, device: &Device, input: usize, freeze_stem: bool)
 }
 
 fn main() {
+    // The allocator and its setting of the dermlens command.
+    train_cli::allocator::keep_freed_memory();
     let quick = std::env::var_os("DERMLENS_BENCH_QUICK").is_some();
     if !quick {
         bench("flex", &Device::flex());
