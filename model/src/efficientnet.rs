@@ -106,7 +106,8 @@ pub struct MbConv {
 fn conv_norm(conv: &Conv2d, bn: &Option<BatchNorm>, x: Tensor<4>, activate: bool) -> Tensor<4> {
     match bn {
         Some(bn) => {
-            let y = norm(bn, conv.forward(x));
+            let y = if conv.groups > 1 { depthwise(conv, x) } else { conv.forward(x) };
+            let y = norm(bn, y);
             if activate { relu6(y) } else { y }
         }
         None => conv_bias(conv, x, activate),
@@ -155,10 +156,7 @@ impl MbConv {
         if let Some(expand) = &self.expand_conv {
             x = conv_norm(expand, &self.bn0, x, true);
         }
-        x = match &self.bn1 {
-            Some(bn) => relu6(norm(bn, depthwise(&self.depthwise_conv, x))),
-            None => conv_bias(&self.depthwise_conv, x, true),
-        };
+        x = conv_norm(&self.depthwise_conv, &self.bn1, x, true);
         // No activation after the projection: a linear bottleneck.
         x = conv_norm(&self.project_conv, &self.bn2, x, false);
         if self.residual { x + input } else { x }

@@ -110,10 +110,13 @@ function serve() {
 const mb = (b) => (b / 1e6).toFixed(2) + ' MB';
 
 function sizes() {
-  const gz = (file) => zlib.gzipSync(fs.readFileSync(file), { level: 9 }).length;
-  const br = (file) => zlib.brotliCompressSync(fs.readFileSync(file), {
+  // The build's own compressed copies where it wrote them (compressing the
+  // worker again at Brotli's top quality would take half a minute).
+  const copy = (file, ext, compress) => (fs.existsSync(file + ext) ? fs.statSync(file + ext).size : compress(fs.readFileSync(file)).length);
+  const gz = (file) => copy(file, '.gz', (b) => zlib.gzipSync(b, { level: 9 }));
+  const br = (file) => copy(file, '.br', (b) => zlib.brotliCompressSync(b, {
     params: { [zlib.constants.BROTLI_PARAM_QUALITY]: zlib.constants.BROTLI_MAX_QUALITY },
-  }).length;
+  }));
   const wasm = ['app_bg.wasm', 'worker_bg.wasm'].map((f) => path.join(dist, f));
   const site = fs.readdirSync(dist, { recursive: true }).map((f) => path.join(dist, f))
     .filter((f) => fs.statSync(f).isFile() && !/\.(br|gz)$/.test(f));

@@ -54,12 +54,9 @@ impl CpuOps for Flex {
     fn relu6(mut x: FloatTensor<Self>) -> FloatTensor<Self> {
         // In place and in parallel where the tensor is its own (flex's clamp
         // runs on one thread).
-        if x.dtype() == DType::F32 && x.is_contiguous() && x.layout().start_offset() == 0 {
-            let n = x.layout().num_elements();
-            if let Some(values) = x.try_storage_mut::<f32>() {
-                kernels::relu6_in_place(&mut values[..n]);
-                return x;
-            }
+        if let Some(values) = own_values(&mut x) {
+            kernels::relu6_in_place(values);
+            return x;
         }
         Flex::float_clamp(x, 0.0.into(), 6.0.into())
     }
@@ -83,18 +80,17 @@ impl CpuOps for Flex {
     ) -> FloatTensor<Self> {
         let mut y = Flex::conv2d(x, weight, None, options);
         let dims = y.layout().shape().clone();
-        let fused = y.dtype() == DType::F32 && y.is_contiguous() && y.layout().start_offset() == 0;
-        if let (true, Some(b)) = (fused, contiguous(&bias)) {
-            let (n, plane) = (dims.num_elements(), dims[2] * dims[3]);
-            if let Some(values) = y.try_storage_mut::<f32>() {
-                kernels::bias_relu6_in_place(&mut values[..n], &b, plane, relu6);
-                return y;
-            }
+        if let Some(b) = contiguous(&bias)
+            && let Some(values) = own_values(&mut y)
+        {
+            kernels::bias_relu6_in_place(values, &b, dims[2] * dims[3], relu6);
+            return y;
         }
         let bias = Flex::float_reshape(bias, Shape::new([1, dims[1], 1, 1]));
         let y = Flex::float_add(y, bias);
         if relu6 { Self::relu6(y) } else { y }
     }
+
     fn batch_norm_train(
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
@@ -133,6 +129,17 @@ fn contiguous(tensor: &FlexTensor) -> Option<Cow<'_, [f32]>> {
         Some(slice) => Cow::Borrowed(slice),
         None => Cow::Owned(tensor.to_contiguous().as_slice::<f32>()?.to_vec()),
     })
+}
+
+/// A tensor's f32 values to change in place: only when it is contiguous
+/// from its start and no other tensor shares its buffer.
+fn own_values(tensor: &mut FlexTensor) -> Option<&mut [f32]> {
+    let layout = tensor.layout();
+    if tensor.dtype() != DType::F32 || !layout.is_contiguous() || layout.start_offset() != 0 {
+        return None;
+    }
+    let n = layout.num_elements();
+    tensor.try_storage_mut::<f32>().map(|values| &mut values[..n])
 }
 
 // Training only: unused in an inference-only build (the worker).
