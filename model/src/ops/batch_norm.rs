@@ -4,7 +4,7 @@
 //! input so that each channel's values form one row: two copies of every
 //! activation forward and two backward.
 
-use super::kernels::for_each_chunk;
+use super::kernels::{for_each_chunk, vectorized};
 
 /// `batch` images of `channels` planes of `plane` values each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,18 +29,35 @@ impl Planes {
     }
 }
 
-/// `f(c)` for every channel, in parallel where threads exist.
+/// `f(c)` for every channel, in parallel where threads exist, each
+/// [`vectorized`].
 fn per_channel<T: Send>(channels: usize, f: impl Fn(usize) -> T + Sync + Send) -> Vec<T> {
     #[cfg(not(target_arch = "wasm32"))]
     {
         use rayon::prelude::*;
-        (0..channels).into_par_iter().map(f).collect()
+        (0..channels)
+            .into_par_iter()
+            .map(|c| {
+                vectorized(
+                    #[inline(always)]
+                    || f(c),
+                )
+            })
+            .collect()
     }
     #[cfg(target_arch = "wasm32")]
-    (0..channels).map(f).collect()
+    (0..channels)
+        .map(|c| {
+            vectorized(
+                #[inline(always)]
+                || f(c),
+            )
+        })
+        .collect()
 }
 
 /// The sum of `f` over `values`, in eight lanes so that it vectorises.
+#[inline(always)]
 fn sum(values: &[f32], f: impl Fn(f32) -> f32) -> f64 {
     let mut lanes = [0.0f32; 8];
     let chunks = values.chunks_exact(8);
@@ -56,12 +73,16 @@ fn sum(values: &[f32], f: impl Fn(f32) -> f32) -> f64 {
 /// Each channel's mean and biased variance over the batch and the plane.
 pub fn statistics(p: &Planes, x: &[f32]) -> (Vec<f32>, Vec<f32>) {
     let n = p.count().max(1) as f64;
-    per_channel(p.channels, |c| {
-        let mean = p.of(x, c).map(|v| sum(v, |a| a)).sum::<f64>() / n;
-        let m = mean as f32;
-        let variance = p.of(x, c).map(|v| sum(v, |a| (a - m) * (a - m))).sum::<f64>() / n;
-        (m, variance as f32)
-    })
+    per_channel(
+        p.channels,
+        #[inline(always)]
+        |c| {
+            let mean = p.of(x, c).map(|v| sum(v, |a| a)).sum::<f64>() / n;
+            let m = mean as f32;
+            let variance = p.of(x, c).map(|v| sum(v, |a| (a - m) * (a - m))).sum::<f64>() / n;
+            (m, variance as f32)
+        },
+    )
     .into_iter()
     .unzip()
 }
@@ -70,19 +91,24 @@ pub fn statistics(p: &Planes, x: &[f32]) -> (Vec<f32>, Vec<f32>) {
 /// b[c]` with `y`), in parallel over planes.
 fn affine(p: &Planes, x: &[f32], y: Option<(&[f32], &[f32])>, a: &[f32], b: &[f32]) -> Vec<f32> {
     let mut out = vec![0.0f32; x.len()];
-    for_each_chunk(&mut out, p.plane.max(1), |i, o| {
-        let c = i % p.channels;
-        let xs = &x[i * p.plane..(i + 1) * p.plane];
-        match y {
-            None => o.iter_mut().zip(xs).for_each(|(o, &v)| *o = a[c] * v + b[c]),
-            Some((y, d)) => {
-                let ys = &y[i * p.plane..(i + 1) * p.plane];
-                for ((o, &v), &w) in o.iter_mut().zip(xs).zip(ys) {
-                    *o = a[c] * v + d[c] * w + b[c];
+    for_each_chunk(
+        &mut out,
+        p.plane.max(1),
+        #[inline(always)]
+        |i, o| {
+            let c = i % p.channels;
+            let xs = &x[i * p.plane..(i + 1) * p.plane];
+            match y {
+                None => o.iter_mut().zip(xs).for_each(|(o, &v)| *o = a[c] * v + b[c]),
+                Some((y, d)) => {
+                    let ys = &y[i * p.plane..(i + 1) * p.plane];
+                    for ((o, &v), &w) in o.iter_mut().zip(xs).zip(ys) {
+                        *o = a[c] * v + d[c] * w + b[c];
+                    }
                 }
             }
-        }
-    });
+        },
+    );
     out
 }
 
@@ -117,13 +143,17 @@ pub fn gradients(
     epsilon: f32,
 ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     let inv = inverse_std(variance, epsilon);
-    let sums = per_channel(p.channels, |c| {
-        let sg: f64 = p.of(g, c).map(|v| sum(v, |a| a)).sum();
-        let sgx: f64 = p.of(g, c).zip(p.of(x, c)).map(|(gs, xs)| dot(gs, xs)).sum();
-        // sum(g * (x - mean)) * inv
-        let sgn = (sgx - f64::from(mean[c]) * sg) * f64::from(inv[c]);
-        (sg as f32, sgn as f32)
-    });
+    let sums = per_channel(
+        p.channels,
+        #[inline(always)]
+        |c| {
+            let sg: f64 = p.of(g, c).map(|v| sum(v, |a| a)).sum();
+            let sgx: f64 = p.of(g, c).zip(p.of(x, c)).map(|(gs, xs)| dot(gs, xs)).sum();
+            // sum(g * (x - mean)) * inv
+            let sgn = (sgx - f64::from(mean[c]) * sg) * f64::from(inv[c]);
+            (sg as f32, sgn as f32)
+        },
+    );
     let (dbeta, dgamma): (Vec<f32>, Vec<f32>) = sums.into_iter().unzip();
     let n = p.count().max(1) as f32;
     let a: Vec<f32> = (0..p.channels).map(|c| gamma[c] * inv[c]).collect();
@@ -133,6 +163,7 @@ pub fn gradients(
 }
 
 /// `sum(a * b)` in eight lanes.
+#[inline(always)]
 fn dot(a: &[f32], b: &[f32]) -> f64 {
     let mut lanes = [0.0f32; 8];
     let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));

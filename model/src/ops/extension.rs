@@ -16,6 +16,7 @@ use burn::backend::{Backend, Dispatch, Flex, backend_extension};
 use burn::tensor::{Bytes, DType, Shape, Tensor};
 
 use super::batch_norm::{self, Planes};
+use super::direct::{self, Direct};
 use super::kernels;
 
 #[cfg(feature = "autodiff")]
@@ -66,9 +67,8 @@ impl CpuOps for Flex {
         weight: FloatTensor<Self>,
         options: ConvOptions<2>,
     ) -> FloatTensor<Self> {
-        // flex's own forward pass (SIMD, chosen at run time) is faster than
-        // a portable kernel here: 11 vs 12-14 ms per 224 px image.
-        Flex::conv2d(x, weight, None, options)
+        direct_forward(&x, &weight, None, &options, false)
+            .unwrap_or_else(|| Flex::conv2d(x, weight, None, options))
     }
 
     fn conv2d_bias(
@@ -78,6 +78,9 @@ impl CpuOps for Flex {
         options: ConvOptions<2>,
         relu6: bool,
     ) -> FloatTensor<Self> {
+        if let Some(y) = direct_forward(&x, &weight, Some(&bias), &options, relu6) {
+            return y;
+        }
         let mut y = Flex::conv2d(x, weight, None, options);
         let dims = y.layout().shape().clone();
         if let Some(b) = contiguous(&bias)
@@ -119,6 +122,56 @@ impl CpuOps for Flex {
     }
 }
 
+/// The shape of a convolution the direct kernel covers: square filters,
+/// one stride, no dilation, f32, and each output reading one input
+/// channel (depthwise) or all of at most four (the stem).
+fn direct_shape(x: &FlexTensor, weight: &FlexTensor, options: &ConvOptions<2>) -> Option<Direct> {
+    let (xs, ws) = (x.layout().shape(), weight.layout().shape());
+    let fits = x.dtype() == DType::F32
+        && weight.dtype() == DType::F32
+        && xs.num_dims() == 4
+        && ws.num_dims() == 4
+        && ws[2] == ws[3]
+        && options.stride[0] == options.stride[1]
+        && options.dilation == [1, 1]
+        && ((ws[1] == 1 && options.groups == xs[1] && ws[0] == xs[1])
+            || (options.groups == 1 && ws[1] == xs[1] && xs[1] <= 4));
+    let (k, s) = (ws[2], options.stride[0]);
+    let out = |size: usize, (before, after): (usize, usize)| {
+        (size + before + after).checked_sub(k).map(|v| v / s + 1)
+    };
+    fits.then_some(Direct {
+        batch: xs[0],
+        channels: [xs[1], ws[0]],
+        group: ws[1],
+        input: [xs[2], xs[3]],
+        output: [out(xs[2], options.padding[0])?, out(xs[3], options.padding[1])?],
+        kernel: k,
+        stride: s,
+        padding: [options.padding[0].0, options.padding[1].0],
+    })
+}
+
+/// The direct kernel's forward pass (plus bias and ReLU6), when it covers
+/// the convolution.
+fn direct_forward(
+    x: &FlexTensor,
+    weight: &FlexTensor,
+    bias: Option<&FlexTensor>,
+    options: &ConvOptions<2>,
+    relu6: bool,
+) -> Option<FlexTensor> {
+    let shape = direct_shape(x, weight, options)?;
+    let bias = match bias {
+        Some(b) => Some(contiguous(b)?),
+        None => None,
+    };
+    let (xs, ws) = (contiguous(x)?, contiguous(weight)?);
+    let y = direct::forward(&shape, &xs, &ws, bias.as_deref(), relu6);
+    let [oh, ow] = shape.output;
+    Some(tensor(y, Shape::new([shape.batch, shape.channels[1], oh, ow])))
+}
+
 /// The f32 values of a tensor in row-major order (a copy only when it is
 /// not already laid out so).
 fn contiguous(tensor: &FlexTensor) -> Option<Cow<'_, [f32]>> {
@@ -142,8 +195,6 @@ fn own_values(tensor: &mut FlexTensor) -> Option<&mut [f32]> {
     tensor.try_storage_mut::<f32>().map(|values| &mut values[..n])
 }
 
-// Training only: unused in an inference-only build (the worker).
-#[cfg_attr(not(feature = "autodiff"), allow(dead_code))]
 fn tensor(values: Vec<f32>, shape: Shape) -> FlexTensor {
     FlexTensor::new(Bytes::from_elems(values), Layout::contiguous(shape), DType::F32)
 }

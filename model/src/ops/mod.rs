@@ -6,6 +6,8 @@
 //! are burn's own operations. The values are the same either way.
 
 pub mod batch_norm;
+pub mod depthwise;
+pub mod direct;
 #[cfg(feature = "flex")]
 mod extension;
 pub mod kernels;

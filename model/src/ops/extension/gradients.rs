@@ -11,11 +11,11 @@ use burn::backend::flex::FlexTensor;
 use burn::backend::ops::{ConvOptions, FloatTensorOps, ModuleOps};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{AutodiffBackend, Flex};
-use burn::tensor::{DType, Shape, TensorData};
+use burn::tensor::{Shape, TensorData};
 
 use super::batch_norm;
-use super::kernels::Depthwise;
-use super::{CpuOps, contiguous, kernels, planes, tensor};
+use super::{CpuOps, contiguous, direct_shape, kernels, planes, tensor};
+use crate::ops::depthwise::{self, Depthwise};
 
 #[derive(Debug)]
 struct Relu6Backward;
@@ -66,8 +66,9 @@ impl Backward<Flex, 2> for DepthwiseBackward {
         let (x_state, weight_state, options) = ops.state;
         let x: FlexTensor = checkpointer.retrieve_node_output(x_state);
         let weight: FlexTensor = checkpointer.retrieve_node_output(weight_state);
-        let values = (contiguous(&x), contiguous(&weight), contiguous(&grad));
-        let (Some(xs), Some(ws), Some(gs)) = values else {
+        let shape = depthwise_shape(&x, &weight, &options);
+        let values = (contiguous(&x), contiguous(&weight), contiguous(&grad), shape);
+        let (Some(xs), Some(ws), Some(gs), Some(shape)) = values else {
             // Another dtype: burn's own gradients.
             if let Some(node) = node_x {
                 grads.register::<Flex>(
@@ -88,13 +89,12 @@ impl Backward<Flex, 2> for DepthwiseBackward {
             }
             return;
         };
-        let shape = depthwise_shape(&x, &weight, &grad, &options);
         if let Some(node) = node_x {
-            let dx = kernels::depthwise_input_grad(&shape, &ws, &gs);
+            let dx = depthwise::input_grad(&shape, &ws, &gs);
             grads.register::<Flex>(node.id, tensor(dx, x.layout().shape().clone()));
         }
         if let Some(node) = node_weight {
-            let dw = kernels::depthwise_weight_grad(&shape, &xs, &gs);
+            let dw = depthwise::weight_grad(&shape, &xs, &gs);
             grads.register::<Flex>(node.id, tensor(dw, weight.layout().shape().clone()));
         }
     }
@@ -172,7 +172,7 @@ impl<C: CheckpointStrategy> CpuOps for Autodiff<Flex, C> {
         weight: FloatTensor<Self>,
         options: ConvOptions<2>,
     ) -> FloatTensor<Self> {
-        if !covered(x.primitive(), weight.primitive(), &options) {
+        if depthwise_shape(x.primitive(), weight.primitive(), &options).is_none() {
             return <Self as ModuleOps<Self>>::conv2d(x, weight, None, options);
         }
         match DepthwiseBackward.prepare::<C>([x.node(), weight.node()]).compute_bound().stateful() {
@@ -244,37 +244,21 @@ impl<C: CheckpointStrategy> CpuOps for Autodiff<Flex, C> {
     }
 }
 
+/// The shape of a convolution the depthwise gradients cover: one input
+/// channel per output, as many outputs as inputs.
 fn depthwise_shape(
     x: &FlexTensor,
     weight: &FlexTensor,
-    grad: &FlexTensor,
     options: &ConvOptions<2>,
-) -> Depthwise {
-    let x = x.layout().shape();
-    let (w, g) = (weight.layout().shape(), grad.layout().shape());
-    Depthwise {
-        batch: x[0],
-        channels: x[1],
-        input: [x[2], x[3]],
-        output: [g[2], g[3]],
-        kernel: w[2],
-        stride: options.stride[0],
-        padding: [options.padding[0].0, options.padding[1].0],
-    }
-}
-
-/// Whether the fast kernels cover a convolution: depthwise, square filter,
-/// one stride, no dilation, f32.
-fn covered(x: &FlexTensor, weight: &FlexTensor, options: &ConvOptions<2>) -> bool {
-    let (xs, ws) = (x.layout().shape(), weight.layout().shape());
-    x.dtype() == DType::F32
-        && weight.dtype() == DType::F32
-        && xs.num_dims() == 4
-        && ws.num_dims() == 4
-        && options.groups == xs[1]
-        && ws[0] == xs[1]
-        && ws[1] == 1
-        && ws[2] == ws[3]
-        && options.stride[0] == options.stride[1]
-        && options.dilation == [1, 1]
+) -> Option<Depthwise> {
+    let d = direct_shape(x, weight, options)?;
+    (d.group == 1 && d.channels[0] == d.channels[1]).then_some(Depthwise {
+        batch: d.batch,
+        channels: d.channels[0],
+        input: d.input,
+        output: d.output,
+        kernel: d.kernel,
+        stride: d.stride,
+        padding: d.padding,
+    })
 }

@@ -1,0 +1,306 @@
+//! The gradients of a depthwise convolution on plain f32 slices (NCHW,
+//! contiguous): one `k` x `k` filter per channel, "same" padding.
+//!
+//! burn's CPU backend computes the filter gradient as one small
+//! convolution per channel and reads stride-2 planes one pixel at a time.
+//! Here every read is a contiguous run: a stride-`s` plane is first
+//! regrouped by column remainder (its [`phases`]), so tap `j` of outputs
+//! `ox..` reads consecutive values of one phase.
+
+use std::borrow::Cow;
+use std::ops::Range;
+
+use super::kernels::for_each_chunk;
+
+/// Shape of a depthwise convolution: one `k` x `k` filter per channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Depthwise {
+    pub batch: usize,
+    pub channels: usize,
+    /// Input height and width.
+    pub input: [usize; 2],
+    /// Output height and width.
+    pub output: [usize; 2],
+    pub kernel: usize,
+    pub stride: usize,
+    /// Zero rows above and columns left of the input.
+    pub padding: [usize; 2],
+}
+
+/// Where filter column `tap` reads in a row: outputs `outputs` read
+/// `outputs.len()` consecutive values of phase `phase` from column `from`.
+#[derive(Debug, Clone)]
+struct Run {
+    tap: usize,
+    outputs: Range<usize>,
+    phase: usize,
+    from: usize,
+}
+
+impl Depthwise {
+    fn input_plane(&self) -> usize {
+        self.input[0] * self.input[1]
+    }
+
+    fn output_plane(&self) -> usize {
+        self.output[0] * self.output[1]
+    }
+
+    /// Width of a phase: the columns of one remainder.
+    fn phase_width(&self) -> usize {
+        self.input[1].div_ceil(self.stride)
+    }
+
+    /// The output positions `o` whose tap `t` lands inside an input of
+    /// `size` (`o * stride + t - pad` in `[0, size)`), as a range.
+    fn valid(&self, t: usize, pad: usize, size: usize, out: usize) -> Range<usize> {
+        let s = self.stride;
+        // o * s + t >= pad  <=>  o >= ceil((pad - t) / s)
+        let first = pad.saturating_sub(t).div_ceil(s);
+        // o * s + t - pad <= size - 1  <=>  o <= (size - 1 + pad - t) / s
+        let last = (size + pad).checked_sub(t + 1).map_or(0, |v| v / s + 1);
+        first.min(out)..last.min(out).max(first.min(out))
+    }
+
+    /// The input row of output row `oy` under filter row `i`, if inside.
+    fn row(&self, oy: usize, i: usize) -> Option<usize> {
+        (oy * self.stride + i).checked_sub(self.padding[0]).filter(|&r| r < self.input[0])
+    }
+
+    /// The run of every filter column that reads inside the input.
+    fn runs(&self) -> Vec<Run> {
+        let (s, pad) = (self.stride, self.padding[1]);
+        (0..self.kernel)
+            .map(|tap| (tap, self.valid(tap, pad, self.input[1], self.output[1])))
+            .filter(|(_, outputs)| !outputs.is_empty())
+            .map(|(tap, outputs)| {
+                // The first column read: not below zero, by `valid`.
+                let column = outputs.start * s + tap - pad;
+                Run { tap, outputs, phase: column % s, from: column / s }
+            })
+            .collect()
+    }
+}
+
+/// `plane` (`h` rows of `w`) with each row's columns regrouped by their
+/// remainder modulo `stride`: phase `p` of row `r` holds columns `p, p +
+/// stride, ...` at `(p * h + r) * width`, `width = ceil(w / stride)`.
+/// Stride 1 is the plane itself.
+#[inline(always)]
+fn phases(plane: &[f32], h: usize, w: usize, stride: usize) -> Cow<'_, [f32]> {
+    if stride == 1 {
+        return Cow::Borrowed(plane);
+    }
+    let width = w.div_ceil(stride);
+    let mut out = vec![0.0f32; stride * h * width];
+    for (r, row) in plane.chunks_exact(w).enumerate() {
+        for p in 0..stride {
+            let dst = &mut out[(p * h + r) * width..][..width];
+            for (d, &v) in dst.iter_mut().zip(row.iter().skip(p).step_by(stride)) {
+                *d = v;
+            }
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// The inverse of [`phases`]: adds the regrouped `values` back into `plane`.
+#[inline(always)]
+fn add_phases(values: &[f32], plane: &mut [f32], h: usize, w: usize, stride: usize) {
+    let width = w.div_ceil(stride);
+    for (r, row) in plane.chunks_exact_mut(w).enumerate() {
+        for p in 0..stride {
+            let src = &values[(p * h + r) * width..][..width];
+            for (d, &v) in row.iter_mut().skip(p).step_by(stride).zip(src) {
+                *d += v;
+            }
+        }
+    }
+}
+
+/// Gradient with respect to the input: every output gradient spread back
+/// over the input pixels its filter read.
+pub fn input_grad(shape: &Depthwise, weight: &[f32], grad: &[f32]) -> Vec<f32> {
+    let (k, s, [h, w], [oh, ow]) = (shape.kernel, shape.stride, shape.input, shape.output);
+    let (runs, width) = (shape.runs(), shape.phase_width());
+    let mut out = vec![0.0f32; shape.batch * shape.channels * shape.input_plane()];
+    for_each_chunk(
+        &mut out,
+        shape.input_plane().max(1),
+        #[inline(always)]
+        |plane, dx| {
+            let channel = plane % shape.channels;
+            let dy = &grad[plane * shape.output_plane()..][..shape.output_plane()];
+            let filter = &weight[channel * k * k..][..k * k];
+            // Summed in the phase layout (the plane itself at stride 1).
+            let mut regrouped = if s == 1 { Vec::new() } else { vec![0.0f32; s * h * width] };
+            let sums: &mut [f32] = if s == 1 { &mut *dx } else { &mut regrouped };
+            for oy in 0..oh {
+                let dy_row = &dy[oy * ow..][..ow];
+                for i in 0..k {
+                    let Some(iy) = shape.row(oy, i) else { continue };
+                    for run in &runs {
+                        let tap = filter[i * k + run.tap];
+                        let dst = &mut sums[(run.phase * h + iy) * width + run.from..];
+                        for (d, &g) in dst.iter_mut().zip(&dy_row[run.outputs.clone()]) {
+                            *d += tap * g;
+                        }
+                    }
+                }
+            }
+            if s > 1 {
+                add_phases(&regrouped, dx, h, w, s);
+            }
+        },
+    );
+    out
+}
+
+/// Gradient with respect to the filters: for each tap, the sum over the
+/// batch of output gradient times the input pixel the tap read.
+pub fn weight_grad(shape: &Depthwise, input: &[f32], grad: &[f32]) -> Vec<f32> {
+    let (k, [h, w], [oh, ow]) = (shape.kernel, shape.input, shape.output);
+    let (runs, width) = (shape.runs(), shape.phase_width());
+    let mut out = vec![0.0f32; shape.channels * k * k];
+    for_each_chunk(
+        &mut out,
+        k * k,
+        #[inline(always)]
+        |channel, dw| {
+            for b in 0..shape.batch {
+                let plane = b * shape.channels + channel;
+                let x = &input[plane * shape.input_plane()..][..shape.input_plane()];
+                let xs = phases(x, h, w, shape.stride);
+                let dy = &grad[plane * shape.output_plane()..][..shape.output_plane()];
+                for oy in 0..oh {
+                    let dy_row = &dy[oy * ow..][..ow];
+                    for i in 0..k {
+                        let Some(iy) = shape.row(oy, i) else { continue };
+                        for run in &runs {
+                            let src = &xs[(run.phase * h + iy) * width + run.from..];
+                            dw[i * k + run.tap] += dot(src, &dy_row[run.outputs.clone()]);
+                        }
+                    }
+                }
+            }
+        },
+    );
+    out
+}
+
+/// `sum(a * b)` over the shorter of the two, in eight lanes so that it
+/// vectorises.
+#[inline(always)]
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut lanes = [0.0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
+    for (x, y) in ca.zip(cb) {
+        for l in 0..8 {
+            lanes[l] += x[l] * y[l];
+        }
+    }
+    lanes.iter().sum::<f32>() + tail
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The convolution written the slow and obvious way.
+    fn reference(shape: &Depthwise, x: &[f32], weight: &[f32]) -> Vec<f32> {
+        let (k, s) = (shape.kernel, shape.stride);
+        let [h, w] = shape.input;
+        let [oh, ow] = shape.output;
+        let mut y = vec![0.0; shape.batch * shape.channels * oh * ow];
+        for b in 0..shape.batch {
+            for c in 0..shape.channels {
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        let mut sum = 0.0;
+                        for i in 0..k {
+                            for j in 0..k {
+                                let iy = (oy * s + i) as isize - shape.padding[0] as isize;
+                                let ix = (ox * s + j) as isize - shape.padding[1] as isize;
+                                if iy >= 0 && ix >= 0 && (iy as usize) < h && (ix as usize) < w {
+                                    let xi = ((b * shape.channels + c) * h + iy as usize) * w
+                                        + ix as usize;
+                                    sum += x[xi] * weight[c * k * k + i * k + j];
+                                }
+                            }
+                        }
+                        y[((b * shape.channels + c) * oh + oy) * ow + ox] = sum;
+                    }
+                }
+            }
+        }
+        y
+    }
+
+    fn values(n: usize, seed: u32) -> Vec<f32> {
+        (0..n)
+            .map(|i| {
+                ((i as u32).wrapping_mul(2654435761).wrapping_add(seed) >> 16) as f32 / 65536.0
+                    - 0.5
+            })
+            .collect()
+    }
+
+    /// TensorFlow "same" shapes of the network's filters and strides, odd
+    /// and even sizes, down to planes smaller than the filter.
+    fn shapes() -> Vec<Depthwise> {
+        let mut all = Vec::new();
+        for (kernel, stride) in [(3usize, 1usize), (5, 1), (3, 2), (5, 2)] {
+            for size in [1usize, 2, 6, 7, 8, 11] {
+                let out = size.div_ceil(stride);
+                let total = ((out - 1) * stride + kernel).saturating_sub(size);
+                let pad = total / 2;
+                let wide = size + 1;
+                let total_w = ((wide.div_ceil(stride) - 1) * stride + kernel).saturating_sub(wide);
+                all.push(Depthwise {
+                    batch: 2,
+                    channels: 3,
+                    input: [size, wide],
+                    output: [out, wide.div_ceil(stride)],
+                    kernel,
+                    stride,
+                    padding: [pad, total_w / 2],
+                });
+            }
+        }
+        all
+    }
+
+    /// The adjoint identity <forward(x), g> = <x, dx(g)> and = <w, dw(g)>
+    /// checks both gradients against the plain convolution.
+    #[test]
+    fn gradients_are_the_adjoints_of_the_convolution() {
+        for shape in shapes() {
+            let x = values(shape.batch * shape.channels * shape.input_plane(), 1);
+            let weight = values(shape.channels * shape.kernel * shape.kernel, 2);
+            let g = values(shape.batch * shape.channels * shape.output_plane(), 3);
+            let y = reference(&shape, &x, &weight);
+            let dot = |a: &[f32], b: &[f32]| {
+                a.iter().zip(b).map(|(p, q)| f64::from(*p) * f64::from(*q)).sum::<f64>()
+            };
+            let lhs = dot(&y, &g);
+            let dx = input_grad(&shape, &weight, &g);
+            let dw = weight_grad(&shape, &x, &g);
+            assert!((lhs - dot(&x, &dx)).abs() < 1e-4, "input gradient, {shape:?}");
+            assert!((lhs - dot(&weight, &dw)).abs() < 1e-4, "weight gradient, {shape:?}");
+        }
+    }
+
+    #[test]
+    fn phases_regroup_columns_and_back() {
+        let plane: Vec<f32> = (0..10).map(|v| v as f32).collect();
+        // Two rows of five: phase 0 holds columns 0, 2, 4; phase 1 columns 1, 3.
+        let p = phases(&plane, 2, 5, 2);
+        assert_eq!(&p[..], &[0.0, 2.0, 4.0, 5.0, 7.0, 9.0, 1.0, 3.0, 0.0, 6.0, 8.0, 0.0]);
+        let mut back = vec![0.0; 10];
+        add_phases(&p, &mut back, 2, 5, 2);
+        assert_eq!(back, plane);
+    }
+}
