@@ -10,6 +10,7 @@
 use std::borrow::Cow;
 use std::ops::Range;
 
+use super::direct::{self, Direct};
 use super::kernels::for_each_chunk;
 
 /// Shape of a depthwise convolution: one `k` x `k` filter per channel.
@@ -122,6 +123,23 @@ fn add_phases(values: &[f32], plane: &mut [f32], h: usize, w: usize, stride: usi
 /// over the input pixels its filter read.
 pub fn input_grad(shape: &Depthwise, weight: &[f32], grad: &[f32]) -> Vec<f32> {
     let (k, s, [h, w], [oh, ow]) = (shape.kernel, shape.stride, shape.input, shape.output);
+    if s == 1 && shape.padding.iter().all(|&p| p < k) {
+        // At stride 1 this is the convolution of the gradient by the
+        // filters turned half a turn: the forward kernel's register blocks.
+        let turned: Vec<f32> =
+            weight.chunks_exact(k * k).flat_map(|f| f.iter().rev().copied()).collect();
+        let transposed = Direct {
+            batch: shape.batch,
+            channels: [shape.channels; 2],
+            group: 1,
+            input: shape.output,
+            output: shape.input,
+            kernel: k,
+            stride: 1,
+            padding: shape.padding.map(|p| k - 1 - p),
+        };
+        return direct::forward(&transposed, grad, &turned, None, false);
+    }
     let (runs, width) = (shape.runs(), shape.phase_width());
     let mut out = vec![0.0f32; shape.batch * shape.channels * shape.input_plane()];
     for_each_chunk(
@@ -253,7 +271,7 @@ mod tests {
     fn shapes() -> Vec<Depthwise> {
         let mut all = Vec::new();
         for (kernel, stride) in [(3usize, 1usize), (5, 1), (3, 2), (5, 2)] {
-            for size in [1usize, 2, 6, 7, 8, 11] {
+            for size in [1usize, 2, 6, 7, 8, 11, 40] {
                 let out = size.div_ceil(stride);
                 let total = ((out - 1) * stride + kernel).saturating_sub(size);
                 let pad = total / 2;
