@@ -1,11 +1,11 @@
 //! burn's backend extension for what the CPU backend (flex) is slow at:
 //! ReLU6 (one thread, and through masks to differentiate), the depthwise
-//! convolution's gradients (one convolution per channel for the filter
-//! gradient) and, in inference, a convolution's bias and activation (two
-//! more passes over its output). The kernels are those of
-//! [`super::kernels`]; the gradients (in [`gradients`]) exist only with the
-//! `autodiff` feature, so the browser's worker, which never trains, carries
-//! no autodiff.
+//! convolutions and the stem (see [`super::direct`]) and the depthwise
+//! gradients (one convolution per channel for the filter gradient),
+//! BatchNorm in training, and in inference a convolution's bias and
+//! activation (two more passes over its output). The gradients (in
+//! [`gradients`]) exist only with the `autodiff` feature, so the browser's
+//! worker, which never trains, carries no autodiff.
 
 use std::borrow::Cow;
 

@@ -1,9 +1,10 @@
 //! Operations of the network that have a faster path on the CPU backend.
 //!
-//! On burn's flex backend (the CPU, natively and in the browser) ReLU6 and
-//! the depthwise convolutions go through a backend extension whose
-//! gradients are hand-written kernels; everywhere else (wgpu, WebGPU) they
-//! are burn's own operations. The values are the same either way.
+//! On burn's flex backend (the CPU, natively and in the browser) ReLU6, the
+//! depthwise convolutions, the stem and BatchNorm in training go through a
+//! backend extension of hand-written kernels, gradients included;
+//! everywhere else (wgpu, WebGPU) they are burn's own operations. The
+//! values are the same either way.
 
 pub mod batch_norm;
 pub mod depthwise;
@@ -65,7 +66,8 @@ pub fn depthwise(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
 
 /// `conv` (with "same" padding and a bias: a BatchNorm folded in) applied
 /// to `x`, then ReLU6 if `activate`. On the CPU the bias and the activation
-/// are one pass over the output instead of two.
+/// are one pass over the output instead of two, and the depthwise
+/// convolutions and the stem add them as they compute each output.
 pub fn conv_bias(conv: &Conv2d, x: Tensor<4>, activate: bool) -> Tensor<4> {
     #[cfg(feature = "flex")]
     if let Some(bias) = &conv.bias
