@@ -4,7 +4,7 @@
 //! input so that each channel's values form one row: two copies of every
 //! activation forward and two backward.
 
-use super::kernels::{for_each_chunk, vectorized};
+use super::kernels::{dot, for_each_chunk, vectorized};
 
 /// `batch` images of `channels` planes of `plane` values each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,7 +148,7 @@ pub fn gradients(
         #[inline(always)]
         |c| {
             let sg: f64 = p.of(g, c).map(|v| sum(v, |a| a)).sum();
-            let sgx: f64 = p.of(g, c).zip(p.of(x, c)).map(|(gs, xs)| dot(gs, xs)).sum();
+            let sgx: f64 = p.of(g, c).zip(p.of(x, c)).map(|(gs, xs)| f64::from(dot(gs, xs))).sum();
             // sum(g * (x - mean)) * inv
             let sgn = (sgx - f64::from(mean[c]) * sg) * f64::from(inv[c]);
             (sg as f32, sgn as f32)
@@ -160,20 +160,6 @@ pub fn gradients(
     let b: Vec<f32> = (0..p.channels).map(|c| -a[c] * inv[c] * dgamma[c] / n).collect();
     let k: Vec<f32> = (0..p.channels).map(|c| -a[c] * dbeta[c] / n - b[c] * mean[c]).collect();
     (affine(p, g, Some((x, &b)), &a, &k), dgamma, dbeta)
-}
-
-/// `sum(a * b)` in eight lanes.
-#[inline(always)]
-fn dot(a: &[f32], b: &[f32]) -> f64 {
-    let mut lanes = [0.0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
-    for (x, y) in ca.zip(cb) {
-        for i in 0..8 {
-            lanes[i] += x[i] * y[i];
-        }
-    }
-    lanes.iter().map(|&l| f64::from(l)).sum::<f64>() + f64::from(tail)
 }
 
 #[cfg(test)]

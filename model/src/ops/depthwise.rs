@@ -11,22 +11,7 @@ use std::borrow::Cow;
 use std::ops::Range;
 
 use super::direct::{self, Direct};
-use super::kernels::for_each_chunk;
-
-/// Shape of a depthwise convolution: one `k` x `k` filter per channel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Depthwise {
-    pub batch: usize,
-    pub channels: usize,
-    /// Input height and width.
-    pub input: [usize; 2],
-    /// Output height and width.
-    pub output: [usize; 2],
-    pub kernel: usize,
-    pub stride: usize,
-    /// Zero rows above and columns left of the input.
-    pub padding: [usize; 2],
-}
+use super::kernels::{dot, for_each_chunk};
 
 /// Where filter column `tap` reads in a row: outputs `outputs` read
 /// `outputs.len()` consecutive values of phase `phase` from column `from`.
@@ -38,49 +23,39 @@ struct Run {
     from: usize,
 }
 
-impl Depthwise {
-    fn input_plane(&self) -> usize {
-        self.input[0] * self.input[1]
-    }
+/// Width of a phase: the columns of one remainder.
+fn phase_width(d: &Direct) -> usize {
+    d.input[1].div_ceil(d.stride)
+}
 
-    fn output_plane(&self) -> usize {
-        self.output[0] * self.output[1]
-    }
+/// The output positions `o` whose tap `t` lands inside an input of `size`
+/// (`o * stride + t - pad` in `[0, size)`), as a range.
+fn valid(d: &Direct, t: usize, pad: usize, size: usize, out: usize) -> Range<usize> {
+    let s = d.stride;
+    // o * s + t >= pad  <=>  o >= ceil((pad - t) / s)
+    let first = pad.saturating_sub(t).div_ceil(s);
+    // o * s + t - pad <= size - 1  <=>  o <= (size - 1 + pad - t) / s
+    let last = (size + pad).checked_sub(t + 1).map_or(0, |v| v / s + 1);
+    first.min(out)..last.min(out).max(first.min(out))
+}
 
-    /// Width of a phase: the columns of one remainder.
-    fn phase_width(&self) -> usize {
-        self.input[1].div_ceil(self.stride)
-    }
+/// The input row of output row `oy` under filter row `i`, if inside.
+fn row(d: &Direct, oy: usize, i: usize) -> Option<usize> {
+    (oy * d.stride + i).checked_sub(d.padding[0]).filter(|&r| r < d.input[0])
+}
 
-    /// The output positions `o` whose tap `t` lands inside an input of
-    /// `size` (`o * stride + t - pad` in `[0, size)`), as a range.
-    fn valid(&self, t: usize, pad: usize, size: usize, out: usize) -> Range<usize> {
-        let s = self.stride;
-        // o * s + t >= pad  <=>  o >= ceil((pad - t) / s)
-        let first = pad.saturating_sub(t).div_ceil(s);
-        // o * s + t - pad <= size - 1  <=>  o <= (size - 1 + pad - t) / s
-        let last = (size + pad).checked_sub(t + 1).map_or(0, |v| v / s + 1);
-        first.min(out)..last.min(out).max(first.min(out))
-    }
-
-    /// The input row of output row `oy` under filter row `i`, if inside.
-    fn row(&self, oy: usize, i: usize) -> Option<usize> {
-        (oy * self.stride + i).checked_sub(self.padding[0]).filter(|&r| r < self.input[0])
-    }
-
-    /// The run of every filter column that reads inside the input.
-    fn runs(&self) -> Vec<Run> {
-        let (s, pad) = (self.stride, self.padding[1]);
-        (0..self.kernel)
-            .map(|tap| (tap, self.valid(tap, pad, self.input[1], self.output[1])))
-            .filter(|(_, outputs)| !outputs.is_empty())
-            .map(|(tap, outputs)| {
-                // The first column read: not below zero, by `valid`.
-                let column = outputs.start * s + tap - pad;
-                Run { tap, outputs, phase: column % s, from: column / s }
-            })
-            .collect()
-    }
+/// The run of every filter column that reads inside the input.
+fn runs(d: &Direct) -> Vec<Run> {
+    let (s, pad) = (d.stride, d.padding[1]);
+    (0..d.kernel)
+        .map(|tap| (tap, valid(d, tap, pad, d.input[1], d.output[1])))
+        .filter(|(_, outputs)| !outputs.is_empty())
+        .map(|(tap, outputs)| {
+            // The first column read: not below zero, by `valid`.
+            let column = outputs.start * s + tap - pad;
+            Run { tap, outputs, phase: column % s, from: column / s }
+        })
+        .collect()
 }
 
 /// `plane` (`h` rows of `w`) with each row's columns regrouped by their
@@ -121,7 +96,7 @@ fn add_phases(values: &[f32], plane: &mut [f32], h: usize, w: usize, stride: usi
 
 /// Gradient with respect to the input: every output gradient spread back
 /// over the input pixels its filter read.
-pub fn input_grad(shape: &Depthwise, weight: &[f32], grad: &[f32]) -> Vec<f32> {
+pub fn input_grad(shape: &Direct, weight: &[f32], grad: &[f32]) -> Vec<f32> {
     let (k, s, [h, w], [oh, ow]) = (shape.kernel, shape.stride, shape.input, shape.output);
     if s == 1 && shape.padding.iter().all(|&p| p < k) {
         // At stride 1 this is the convolution of the gradient by the
@@ -129,25 +104,23 @@ pub fn input_grad(shape: &Depthwise, weight: &[f32], grad: &[f32]) -> Vec<f32> {
         let turned: Vec<f32> =
             weight.chunks_exact(k * k).flat_map(|f| f.iter().rev().copied()).collect();
         let transposed = Direct {
-            batch: shape.batch,
-            channels: [shape.channels; 2],
-            group: 1,
             input: shape.output,
             output: shape.input,
             kernel: k,
             stride: 1,
             padding: shape.padding.map(|p| k - 1 - p),
+            ..*shape
         };
         return direct::forward(&transposed, grad, &turned, None, false);
     }
-    let (runs, width) = (shape.runs(), shape.phase_width());
-    let mut out = vec![0.0f32; shape.batch * shape.channels * shape.input_plane()];
+    let (runs, width) = (runs(shape), phase_width(shape));
+    let mut out = vec![0.0f32; shape.batch * shape.channels[0] * shape.input_plane()];
     for_each_chunk(
         &mut out,
         shape.input_plane().max(1),
         #[inline(always)]
         |plane, dx| {
-            let channel = plane % shape.channels;
+            let channel = plane % shape.channels[0];
             let dy = &grad[plane * shape.output_plane()..][..shape.output_plane()];
             let filter = &weight[channel * k * k..][..k * k];
             // Summed in the phase layout (the plane itself at stride 1).
@@ -156,7 +129,7 @@ pub fn input_grad(shape: &Depthwise, weight: &[f32], grad: &[f32]) -> Vec<f32> {
             for oy in 0..oh {
                 let dy_row = &dy[oy * ow..][..ow];
                 for i in 0..k {
-                    let Some(iy) = shape.row(oy, i) else { continue };
+                    let Some(iy) = row(shape, oy, i) else { continue };
                     for run in &runs {
                         let tap = filter[i * k + run.tap];
                         let dst = &mut sums[(run.phase * h + iy) * width + run.from..];
@@ -176,24 +149,24 @@ pub fn input_grad(shape: &Depthwise, weight: &[f32], grad: &[f32]) -> Vec<f32> {
 
 /// Gradient with respect to the filters: for each tap, the sum over the
 /// batch of output gradient times the input pixel the tap read.
-pub fn weight_grad(shape: &Depthwise, input: &[f32], grad: &[f32]) -> Vec<f32> {
+pub fn weight_grad(shape: &Direct, input: &[f32], grad: &[f32]) -> Vec<f32> {
     let (k, [h, w], [oh, ow]) = (shape.kernel, shape.input, shape.output);
-    let (runs, width) = (shape.runs(), shape.phase_width());
-    let mut out = vec![0.0f32; shape.channels * k * k];
+    let (runs, width) = (runs(shape), phase_width(shape));
+    let mut out = vec![0.0f32; shape.channels[0] * k * k];
     for_each_chunk(
         &mut out,
         k * k,
         #[inline(always)]
         |channel, dw| {
             for b in 0..shape.batch {
-                let plane = b * shape.channels + channel;
+                let plane = b * shape.channels[0] + channel;
                 let x = &input[plane * shape.input_plane()..][..shape.input_plane()];
                 let xs = phases(x, h, w, shape.stride);
                 let dy = &grad[plane * shape.output_plane()..][..shape.output_plane()];
                 for oy in 0..oh {
                     let dy_row = &dy[oy * ow..][..ow];
                     for i in 0..k {
-                        let Some(iy) = shape.row(oy, i) else { continue };
+                        let Some(iy) = row(shape, oy, i) else { continue };
                         for run in &runs {
                             let src = &xs[(run.phase * h + iy) * width + run.from..];
                             dw[i * k + run.tap] += dot(src, &dy_row[run.outputs.clone()]);
@@ -206,35 +179,19 @@ pub fn weight_grad(shape: &Depthwise, input: &[f32], grad: &[f32]) -> Vec<f32> {
     out
 }
 
-/// `sum(a * b)` over the shorter of the two, in eight lanes so that it
-/// vectorises.
-#[inline(always)]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let n = a.len().min(b.len());
-    let (a, b) = (&a[..n], &b[..n]);
-    let mut lanes = [0.0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
-    for (x, y) in ca.zip(cb) {
-        for l in 0..8 {
-            lanes[l] += x[l] * y[l];
-        }
-    }
-    lanes.iter().sum::<f32>() + tail
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::kernels::values;
     use super::*;
 
     /// The convolution written the slow and obvious way.
-    fn reference(shape: &Depthwise, x: &[f32], weight: &[f32]) -> Vec<f32> {
+    fn reference(shape: &Direct, x: &[f32], weight: &[f32]) -> Vec<f32> {
         let (k, s) = (shape.kernel, shape.stride);
         let [h, w] = shape.input;
         let [oh, ow] = shape.output;
-        let mut y = vec![0.0; shape.batch * shape.channels * oh * ow];
+        let mut y = vec![0.0; shape.batch * shape.channels[0] * oh * ow];
         for b in 0..shape.batch {
-            for c in 0..shape.channels {
+            for c in 0..shape.channels[0] {
                 for oy in 0..oh {
                     for ox in 0..ow {
                         let mut sum = 0.0;
@@ -243,13 +200,13 @@ mod tests {
                                 let iy = (oy * s + i) as isize - shape.padding[0] as isize;
                                 let ix = (ox * s + j) as isize - shape.padding[1] as isize;
                                 if iy >= 0 && ix >= 0 && (iy as usize) < h && (ix as usize) < w {
-                                    let xi = ((b * shape.channels + c) * h + iy as usize) * w
+                                    let xi = ((b * shape.channels[0] + c) * h + iy as usize) * w
                                         + ix as usize;
                                     sum += x[xi] * weight[c * k * k + i * k + j];
                                 }
                             }
                         }
-                        y[((b * shape.channels + c) * oh + oy) * ow + ox] = sum;
+                        y[((b * shape.channels[0] + c) * oh + oy) * ow + ox] = sum;
                     }
                 }
             }
@@ -257,18 +214,9 @@ mod tests {
         y
     }
 
-    fn values(n: usize, seed: u32) -> Vec<f32> {
-        (0..n)
-            .map(|i| {
-                ((i as u32).wrapping_mul(2654435761).wrapping_add(seed) >> 16) as f32 / 65536.0
-                    - 0.5
-            })
-            .collect()
-    }
-
     /// TensorFlow "same" shapes of the network's filters and strides, odd
     /// and even sizes, down to planes smaller than the filter.
-    fn shapes() -> Vec<Depthwise> {
+    fn shapes() -> Vec<Direct> {
         let mut all = Vec::new();
         for (kernel, stride) in [(3usize, 1usize), (5, 1), (3, 2), (5, 2)] {
             for size in [1usize, 2, 6, 7, 8, 11, 40] {
@@ -277,9 +225,10 @@ mod tests {
                 let pad = total / 2;
                 let wide = size + 1;
                 let total_w = ((wide.div_ceil(stride) - 1) * stride + kernel).saturating_sub(wide);
-                all.push(Depthwise {
+                all.push(Direct {
                     batch: 2,
-                    channels: 3,
+                    channels: [3, 3],
+                    group: 1,
                     input: [size, wide],
                     output: [out, wide.div_ceil(stride)],
                     kernel,
@@ -296,9 +245,9 @@ mod tests {
     #[test]
     fn gradients_are_the_adjoints_of_the_convolution() {
         for shape in shapes() {
-            let x = values(shape.batch * shape.channels * shape.input_plane(), 1);
-            let weight = values(shape.channels * shape.kernel * shape.kernel, 2);
-            let g = values(shape.batch * shape.channels * shape.output_plane(), 3);
+            let x = values(shape.batch * shape.channels[0] * shape.input_plane(), 1);
+            let weight = values(shape.channels[0] * shape.kernel * shape.kernel, 2);
+            let g = values(shape.batch * shape.channels[0] * shape.output_plane(), 3);
             let y = reference(&shape, &x, &weight);
             let dot = |a: &[f32], b: &[f32]| {
                 a.iter().zip(b).map(|(p, q)| f64::from(*p) * f64::from(*q)).sum::<f64>()

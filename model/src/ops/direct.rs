@@ -55,7 +55,11 @@ impl Direct {
         self.stride * self.input[0] * self.phase_width()
     }
 
-    fn output_plane(&self) -> usize {
+    pub(super) fn input_plane(&self) -> usize {
+        self.input[0] * self.input[1]
+    }
+
+    pub(super) fn output_plane(&self) -> usize {
         self.output[0] * self.output[1]
     }
 
@@ -148,7 +152,7 @@ pub fn forward(
     relu6: bool,
 ) -> Vec<f32> {
     let ([inputs, outputs], k, plane) = (d.channels, d.kernel, d.phase_plane());
-    let input_plane = d.input[0] * d.input[1];
+    let input_plane = d.input_plane();
     // Inputs read by several outputs are laid out once, up front; a
     // depthwise input only by the task that reads it, while in cache.
     let mut shared = Vec::new();
@@ -194,6 +198,7 @@ pub fn forward(
 
 #[cfg(test)]
 mod tests {
+    use super::super::kernels::values;
     use super::*;
 
     /// The convolution written the slow and obvious way.
@@ -227,15 +232,6 @@ mod tests {
             }
         }
         y
-    }
-
-    fn values(n: usize, seed: u32) -> Vec<f32> {
-        (0..n)
-            .map(|i| {
-                ((i as u32).wrapping_mul(2654435761).wrapping_add(seed) >> 16) as f32 / 65536.0
-                    - 0.5
-            })
-            .collect()
     }
 
     /// Depthwise and stem-like convolutions with the network's filters and

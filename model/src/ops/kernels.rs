@@ -37,6 +37,33 @@ pub(super) fn for_each_chunk(
     });
 }
 
+/// `sum(a * b)` over the shorter of the two, in eight lanes so that it
+/// vectorises.
+#[inline(always)]
+pub(super) fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut lanes = [0.0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
+    for (x, y) in ca.zip(cb) {
+        for l in 0..8 {
+            lanes[l] += x[l] * y[l];
+        }
+    }
+    lanes.iter().sum::<f32>() + tail
+}
+
+/// Test values in [-0.5, 0.5), different for each `seed`.
+#[cfg(test)]
+pub(super) fn values(n: usize, seed: u32) -> Vec<f32> {
+    (0..n)
+        .map(|i| {
+            ((i as u32).wrapping_mul(2654435761).wrapping_add(seed) >> 16) as f32 / 65536.0 - 0.5
+        })
+        .collect()
+}
+
 /// ReLU6 in place: `min(max(x, 0), 6)`.
 pub fn relu6_in_place(values: &mut [f32]) {
     const CHUNK: usize = 1 << 16;

@@ -15,7 +15,8 @@ use burn::tensor::{Shape, TensorData};
 
 use super::batch_norm;
 use super::{CpuOps, contiguous, direct_shape, kernels, planes, tensor};
-use crate::ops::depthwise::{self, Depthwise};
+use crate::ops::depthwise;
+use crate::ops::direct::Direct;
 
 #[derive(Debug)]
 struct Relu6Backward;
@@ -250,15 +251,6 @@ fn depthwise_shape(
     x: &FlexTensor,
     weight: &FlexTensor,
     options: &ConvOptions<2>,
-) -> Option<Depthwise> {
-    let d = direct_shape(x, weight, options)?;
-    (d.group == 1 && d.channels[0] == d.channels[1]).then_some(Depthwise {
-        batch: d.batch,
-        channels: d.channels[0],
-        input: d.input,
-        output: d.output,
-        kernel: d.kernel,
-        stride: d.stride,
-        padding: d.padding,
-    })
+) -> Option<Direct> {
+    direct_shape(x, weight, options).filter(|d| d.group == 1 && d.channels[0] == d.channels[1])
 }
