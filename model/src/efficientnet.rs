@@ -11,7 +11,7 @@ use burn::store::{ModuleSnapshot, bridge};
 use burn::tensor::module::adaptive_avg_pool2d;
 use burn::tensor::{Device, Tensor};
 
-use crate::ops::{batch_norm as norm, conv_bias, depthwise, relu6};
+use crate::ops::{batch_norm as norm, conv_bias, convolution, relu6};
 
 /// BatchNorm epsilon of the TensorFlow original.
 const BN_EPS: f64 = 1e-3;
@@ -106,7 +106,7 @@ pub struct MbConv {
 fn conv_norm(conv: &Conv2d, bn: &Option<BatchNorm>, x: Tensor<4>, activate: bool) -> Tensor<4> {
     match bn {
         Some(bn) => {
-            let y = if conv.groups > 1 { depthwise(conv, x) } else { conv.forward(x) };
+            let y = convolution(conv, x);
             let y = norm(bn, y);
             if activate { relu6(y) } else { y }
         }

@@ -25,7 +25,7 @@ mod gradients;
 #[backend_extension(Flex, Autodiff: cfg(feature = "autodiff"))]
 pub trait CpuOps: Backend {
     fn relu6(x: FloatTensor<Self>) -> FloatTensor<Self>;
-    fn depthwise_conv2d(
+    fn direct_conv2d(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         options: ConvOptions<2>,
@@ -62,7 +62,7 @@ impl CpuOps for Flex {
         Flex::float_clamp(x, 0.0.into(), 6.0.into())
     }
 
-    fn depthwise_conv2d(
+    fn direct_conv2d(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         options: ConvOptions<2>,
@@ -233,9 +233,9 @@ pub fn conv2d_bias(
     ))
 }
 
-/// A depthwise convolution through the extension.
-pub fn depthwise_conv2d(x: Tensor<4>, weight: Tensor<4>, options: ConvOptions<2>) -> Tensor<4> {
-    Tensor::from_dispatch(<Dispatch as CpuOps>::depthwise_conv2d(
+/// A convolution without bias through the extension.
+pub fn direct_conv2d(x: Tensor<4>, weight: Tensor<4>, options: ConvOptions<2>) -> Tensor<4> {
+    Tensor::from_dispatch(<Dispatch as CpuOps>::direct_conv2d(
         x.into_dispatch(),
         weight.into_dispatch(),
         options,

@@ -50,16 +50,15 @@ fn same_options(conv: &Conv2d, height: usize, width: usize) -> ConvOptions<2> {
     ConvOptions::new_with_padding(conv.stride, [rows, columns], conv.dilation, conv.groups)
 }
 
-/// `conv` (a depthwise convolution with "same" padding, no bias) applied to `x`.
-pub fn depthwise(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+/// `conv` (with "same" padding, no bias) applied to `x`. On the CPU the
+/// depthwise convolutions and the stem run the kernel of [`direct`] (with
+/// the gradients of [`depthwise`], or burn's for the stem); the others are
+/// burn's.
+pub fn convolution(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     #[cfg(feature = "flex")]
     if on_flex(&x) && conv.bias.is_none() && matches!(conv.padding, PaddingConfig2d::Same) {
         let [_, _, height, width] = x.dims();
-        return extension::depthwise_conv2d(
-            x,
-            conv.weight.val(),
-            same_options(conv, height, width),
-        );
+        return extension::direct_conv2d(x, conv.weight.val(), same_options(conv, height, width));
     }
     conv.forward(x)
 }
@@ -204,16 +203,29 @@ mod tests {
     #[test]
     fn the_cpu_path_matches_burns_operations() {
         let device = Device::flex().autodiff();
-        for (kernel, stride) in [(3, 1), (5, 2), (3, 2), (5, 1)] {
-            let conv: Conv2d = Conv2dConfig::new([6, 6], [kernel, kernel])
+        // Depthwise, then the stem's shape (three colours into eight), then
+        // a pointwise convolution (burn's own).
+        for (channels, groups, kernel, stride) in [
+            ([6, 6], 6, 3, 1),
+            ([6, 6], 6, 5, 2),
+            ([6, 6], 6, 3, 2),
+            ([6, 6], 6, 5, 1),
+            ([3, 8], 1, 3, 2),
+            ([6, 4], 1, 1, 1),
+        ] {
+            let conv: Conv2d = Conv2dConfig::new(channels, [kernel, kernel])
                 .with_stride([stride, stride])
-                .with_groups(6)
+                .with_groups(groups)
                 .with_padding(PaddingConfig2d::Same)
                 .with_bias(false)
                 .init(&device);
-            let x = Tensor::<4>::random([2, 6, 11, 9], Distribution::Uniform(-8.0, 8.0), &device)
-                .require_grad();
-            let ours = relu6(depthwise(&conv, x.clone()));
+            let x = Tensor::<4>::random(
+                [2, channels[0], 11, 9],
+                Distribution::Uniform(-8.0, 8.0),
+                &device,
+            )
+            .require_grad();
+            let ours = relu6(convolution(&conv, x.clone()));
             let theirs = conv.forward(x.clone()).clamp(0.0, 6.0);
             let weights = Tensor::<4>::random(ours.dims(), Distribution::Default, &device);
             let grads_ours = (ours.clone() * weights.clone()).sum().backward();

@@ -11,7 +11,7 @@ use burn::backend::flex::FlexTensor;
 use burn::backend::ops::{ConvOptions, FloatTensorOps, ModuleOps};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{AutodiffBackend, Flex};
-use burn::tensor::{Shape, TensorData};
+use burn::tensor::{DType, Shape, TensorData};
 
 use super::batch_norm;
 use super::{CpuOps, contiguous, direct_shape, kernels, planes, tensor};
@@ -101,6 +101,47 @@ impl Backward<Flex, 2> for DepthwiseBackward {
     }
 }
 
+/// A 1x1 convolution's gradients as matrix products on the planes where
+/// they lie: `dx = w^T dy` and `dw = sum over the batch of dy x^T`. burn's
+/// generic ones convolve the transposed activations with the gradient as
+/// a filter as large as the image, through scalar copies into another
+/// layout.
+#[derive(Debug)]
+struct PointwiseBackward;
+
+impl Backward<Flex, 2> for PointwiseBackward {
+    type State = (NodeId, NodeId);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 2>,
+        grads: &mut Gradients,
+        checkpointer: &mut Checkpointer,
+    ) {
+        let [node_x, node_weight] = ops.parents;
+        let grad = grads.consume::<Flex>(&ops.node);
+        let (x_state, weight_state) = ops.state;
+        let x: FlexTensor = checkpointer.retrieve_node_output(x_state);
+        let weight: FlexTensor = checkpointer.retrieve_node_output(weight_state);
+        let x_shape = x.layout().shape().clone();
+        let weight_shape = weight.layout().shape().clone();
+        let (batch, inputs, outputs) = (x_shape[0], x_shape[1], weight_shape[0]);
+        let plane = x_shape[2] * x_shape[3];
+        let dy = Flex::float_reshape(grad, Shape::new([batch, outputs, plane]));
+        if let Some(node) = node_x {
+            let w = Flex::float_reshape(weight, Shape::new([1, outputs, inputs]));
+            let dx = Flex::float_matmul(Flex::float_swap_dims(w, 1, 2), dy.clone());
+            grads.register::<Flex>(node.id, Flex::float_reshape(dx, x_shape));
+        }
+        if let Some(node) = node_weight {
+            let x = Flex::float_reshape(x, Shape::new([batch, inputs, plane]));
+            let dw = Flex::float_matmul(dy, Flex::float_swap_dims(x, 1, 2));
+            let dw = Flex::float_sum_dim(dw, 0);
+            grads.register::<Flex>(node.id, Flex::float_reshape(dw, weight_shape));
+        }
+    }
+}
+
 #[derive(Debug)]
 struct BatchNormBackward;
 
@@ -168,26 +209,46 @@ impl<C: CheckpointStrategy> CpuOps for Autodiff<Flex, C> {
         }
     }
 
-    fn depthwise_conv2d(
+    fn direct_conv2d(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         options: ConvOptions<2>,
     ) -> FloatTensor<Self> {
-        if depthwise_shape(x.primitive(), weight.primitive(), &options).is_none() {
-            return <Self as ModuleOps<Self>>::conv2d(x, weight, None, options);
+        // Covered: the depthwise convolutions (own gradients) and the stem
+        // (burn's gradients, after the direct kernel's forward pass); the
+        // pointwise ones get gradients of two matrix products.
+        if direct_shape(x.primitive(), weight.primitive(), &options).is_none() {
+            if !pointwise(x.primitive(), weight.primitive(), &options) {
+                return <Self as ModuleOps<Self>>::conv2d(x, weight, None, options);
+            }
+            let conv =
+                |x, weight, options| <Flex as ModuleOps<Flex>>::conv2d(x, weight, None, options);
+            return match PointwiseBackward
+                .prepare::<C>([x.node(), weight.node()])
+                .compute_bound()
+                .stateful()
+            {
+                OpsKind::Tracked(mut prep) => {
+                    let state = (prep.checkpoint(&x), prep.checkpoint(&weight));
+                    prep.finish(state, conv(x.into_primitive(), weight.into_primitive(), options))
+                }
+                OpsKind::UnTracked(prep) => {
+                    prep.finish(conv(x.into_primitive(), weight.into_primitive(), options))
+                }
+            };
         }
         match DepthwiseBackward.prepare::<C>([x.node(), weight.node()]).compute_bound().stateful() {
             OpsKind::Tracked(mut prep) => {
                 let x_state = prep.checkpoint(&x);
                 let weight_state = prep.checkpoint(&weight);
-                let output = <Flex as CpuOps>::depthwise_conv2d(
+                let output = <Flex as CpuOps>::direct_conv2d(
                     x.into_primitive(),
                     weight.into_primitive(),
                     options.clone(),
                 );
                 prep.finish((x_state, weight_state, options), output)
             }
-            OpsKind::UnTracked(prep) => prep.finish(<Flex as CpuOps>::depthwise_conv2d(
+            OpsKind::UnTracked(prep) => prep.finish(<Flex as CpuOps>::direct_conv2d(
                 x.into_primitive(),
                 weight.into_primitive(),
                 options,
@@ -253,4 +314,20 @@ fn depthwise_shape(
     options: &ConvOptions<2>,
 ) -> Option<Direct> {
     direct_shape(x, weight, options).filter(|d| d.group == 1 && d.channels[0] == d.channels[1])
+}
+
+/// Whether a convolution is pointwise: 1x1 filters over all input
+/// channels, stride 1, no padding, f32.
+fn pointwise(x: &FlexTensor, weight: &FlexTensor, options: &ConvOptions<2>) -> bool {
+    let (xs, ws) = (x.layout().shape(), weight.layout().shape());
+    x.dtype() == DType::F32
+        && weight.dtype() == DType::F32
+        && xs.num_dims() == 4
+        && ws.num_dims() == 4
+        && ws[1] == xs[1]
+        && ws[2] == 1
+        && ws[3] == 1
+        && options.groups == 1
+        && options.stride == [1, 1]
+        && options.padding == [(0, 0), (0, 0)]
 }
