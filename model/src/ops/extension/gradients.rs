@@ -50,10 +50,13 @@ impl Backward<Flex, 1> for Relu6Backward {
     }
 }
 
+/// The gradients of the convolutions routed through the extension: the
+/// depthwise kernels', the pointwise ones' ([`pointwise_gradients`]), and
+/// burn's for the rest (the stem, another dtype).
 #[derive(Debug)]
-struct DepthwiseBackward;
+struct ConvBackward;
 
-impl Backward<Flex, 2> for DepthwiseBackward {
+impl Backward<Flex, 2> for ConvBackward {
     type State = (NodeId, NodeId, ConvOptions<2>);
 
     fn backward(
@@ -67,6 +70,16 @@ impl Backward<Flex, 2> for DepthwiseBackward {
         let (x_state, weight_state, options) = ops.state;
         let x: FlexTensor = checkpointer.retrieve_node_output(x_state);
         let weight: FlexTensor = checkpointer.retrieve_node_output(weight_state);
+        if pointwise(&x, &weight, &options) {
+            let [dx, dw] =
+                pointwise_gradients(x, weight, grad, [node_x.is_some(), node_weight.is_some()]);
+            for (node, value) in [(node_x, dx), (node_weight, dw)] {
+                if let (Some(node), Some(value)) = (node, value) {
+                    grads.register::<Flex>(node.id, value);
+                }
+            }
+            return;
+        }
         let shape = depthwise_shape(&x, &weight, &options);
         let values = (contiguous(&x), contiguous(&weight), contiguous(&grad), shape);
         let (Some(xs), Some(ws), Some(gs), Some(shape)) = values else {
@@ -101,45 +114,33 @@ impl Backward<Flex, 2> for DepthwiseBackward {
     }
 }
 
-/// A 1x1 convolution's gradients as matrix products on the planes where
-/// they lie: `dx = w^T dy` and `dw = sum over the batch of dy x^T`. burn's
-/// generic ones convolve the transposed activations with the gradient as
-/// a filter as large as the image, through scalar copies into another
-/// layout.
-#[derive(Debug)]
-struct PointwiseBackward;
-
-impl Backward<Flex, 2> for PointwiseBackward {
-    type State = (NodeId, NodeId);
-
-    fn backward(
-        self,
-        ops: Ops<Self::State, 2>,
-        grads: &mut Gradients,
-        checkpointer: &mut Checkpointer,
-    ) {
-        let [node_x, node_weight] = ops.parents;
-        let grad = grads.consume::<Flex>(&ops.node);
-        let (x_state, weight_state) = ops.state;
-        let x: FlexTensor = checkpointer.retrieve_node_output(x_state);
-        let weight: FlexTensor = checkpointer.retrieve_node_output(weight_state);
-        let x_shape = x.layout().shape().clone();
-        let weight_shape = weight.layout().shape().clone();
-        let (batch, inputs, outputs) = (x_shape[0], x_shape[1], weight_shape[0]);
-        let plane = x_shape[2] * x_shape[3];
-        let dy = Flex::float_reshape(grad, Shape::new([batch, outputs, plane]));
-        if let Some(node) = node_x {
-            let w = Flex::float_reshape(weight, Shape::new([1, outputs, inputs]));
-            let dx = Flex::float_matmul(Flex::float_swap_dims(w, 1, 2), dy.clone());
-            grads.register::<Flex>(node.id, Flex::float_reshape(dx, x_shape));
-        }
-        if let Some(node) = node_weight {
-            let x = Flex::float_reshape(x, Shape::new([batch, inputs, plane]));
-            let dw = Flex::float_matmul(dy, Flex::float_swap_dims(x, 1, 2));
-            let dw = Flex::float_sum_dim(dw, 0);
-            grads.register::<Flex>(node.id, Flex::float_reshape(dw, weight_shape));
-        }
-    }
+/// A 1x1 convolution's gradients (those `wanted`, for x and the weight) as
+/// matrix products on the planes where they lie: `dx = w^T dy` and `dw =
+/// sum over the batch of dy x^T`. burn's generic ones convolve the
+/// transposed activations with the gradient as a filter as large as the
+/// image, through scalar copies into another layout.
+fn pointwise_gradients(
+    x: FlexTensor,
+    weight: FlexTensor,
+    grad: FlexTensor,
+    wanted: [bool; 2],
+) -> [Option<FlexTensor>; 2] {
+    let x_shape = x.layout().shape().clone();
+    let weight_shape = weight.layout().shape().clone();
+    let (batch, inputs, outputs) = (x_shape[0], x_shape[1], weight_shape[0]);
+    let plane = x_shape[2] * x_shape[3];
+    let dy = Flex::float_reshape(grad, Shape::new([batch, outputs, plane]));
+    let dx = wanted[0].then(|| {
+        let w = Flex::float_reshape(weight, Shape::new([1, outputs, inputs]));
+        let dx = Flex::float_matmul(Flex::float_swap_dims(w, 1, 2), dy.clone());
+        Flex::float_reshape(dx, x_shape)
+    });
+    let dw = wanted[1].then(|| {
+        let x = Flex::float_reshape(x, Shape::new([batch, inputs, plane]));
+        let dw = Flex::float_sum_dim(Flex::float_matmul(dy, Flex::float_swap_dims(x, 1, 2)), 0);
+        Flex::float_reshape(dw, weight_shape)
+    });
+    [dx, dw]
 }
 
 #[derive(Debug)]
@@ -214,30 +215,14 @@ impl<C: CheckpointStrategy> CpuOps for Autodiff<Flex, C> {
         weight: FloatTensor<Self>,
         options: ConvOptions<2>,
     ) -> FloatTensor<Self> {
-        // Covered: the depthwise convolutions (own gradients) and the stem
-        // (burn's gradients, after the direct kernel's forward pass); the
-        // pointwise ones get gradients of two matrix products.
-        if direct_shape(x.primitive(), weight.primitive(), &options).is_none() {
-            if !pointwise(x.primitive(), weight.primitive(), &options) {
-                return <Self as ModuleOps<Self>>::conv2d(x, weight, None, options);
-            }
-            let conv =
-                |x, weight, options| <Flex as ModuleOps<Flex>>::conv2d(x, weight, None, options);
-            return match PointwiseBackward
-                .prepare::<C>([x.node(), weight.node()])
-                .compute_bound()
-                .stateful()
-            {
-                OpsKind::Tracked(mut prep) => {
-                    let state = (prep.checkpoint(&x), prep.checkpoint(&weight));
-                    prep.finish(state, conv(x.into_primitive(), weight.into_primitive(), options))
-                }
-                OpsKind::UnTracked(prep) => {
-                    prep.finish(conv(x.into_primitive(), weight.into_primitive(), options))
-                }
-            };
+        // Covered: the depthwise convolutions and the stem (the direct
+        // kernel) and the pointwise ones (burn's forward pass); see
+        // `ConvBackward` for their gradients.
+        let (xp, wp) = (x.primitive(), weight.primitive());
+        if direct_shape(xp, wp, &options).is_none() && !pointwise(xp, wp, &options) {
+            return <Self as ModuleOps<Self>>::conv2d(x, weight, None, options);
         }
-        match DepthwiseBackward.prepare::<C>([x.node(), weight.node()]).compute_bound().stateful() {
+        match ConvBackward.prepare::<C>([x.node(), weight.node()]).compute_bound().stateful() {
             OpsKind::Tracked(mut prep) => {
                 let x_state = prep.checkpoint(&x);
                 let weight_state = prep.checkpoint(&weight);
