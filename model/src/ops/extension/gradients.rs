@@ -83,7 +83,7 @@ impl Backward<Flex, 2> for ConvBackward {
         let shape = depthwise_shape(&x, &weight, &options);
         let values = (contiguous(&x), contiguous(&weight), contiguous(&grad), shape);
         let (Some(xs), Some(ws), Some(gs), Some(shape)) = values else {
-            // Another dtype: burn's own gradients.
+            // Not depthwise (the stem) or another dtype: burn's own gradients.
             if let Some(node) = node_x {
                 grads.register::<Flex>(
                     node.id,
