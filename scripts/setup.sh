@@ -24,16 +24,41 @@ need_apt() {
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# Rust through rustup, on a machine without it: rustup-init comes from the
+# Rust project's distribution server (where rustup fetches every toolchain
+# from anyway), checked against its published SHA-256. The version is the
+# one the project is built and linted with, so a new stable release's lints
+# cannot turn a bare-machine run red.
+RUST_VERSION=1.95.0
+need_rust() {
+  export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+  command -v rustup >/dev/null && return 0
+  # A C compiler and linker: rustc links through cc, and some crates build C.
+  need_apt ca-certificates curl gcc libc6-dev
+  log "installing rustup and Rust $RUST_VERSION with rustfmt and clippy"
+  local dir url
+  dir="$(mktemp -d)"
+  url="https://static.rust-lang.org/rustup/dist/$(uname -m)-unknown-linux-gnu/rustup-init"
+  curl -sSf "$url" -o "$dir/rustup-init"
+  echo "$(curl -sSf "$url.sha256" | cut -d' ' -f1)  $dir/rustup-init" | sha256sum -c --quiet -
+  chmod +x "$dir/rustup-init"
+  "$dir/rustup-init" -y -q --no-modify-path --profile minimal \
+    --default-toolchain "$RUST_VERSION" -c rustfmt -c clippy
+  rm -rf "$dir"
+}
+
 need_rust_target() {
   rustup target list --installed 2>/dev/null | grep -qx "$1" || { log "adding Rust target $1"; rustup target add "$1"; }
 }
 
 # Native tests: lavapipe gives wgpu a Vulkan adapter on machines without a GPU.
 setup_native() {
+  need_rust
   need_apt mesa-vulkan-drivers
 }
 
 setup_wasm() {
+  need_rust
   need_rust_target wasm32-unknown-unknown
 }
 
@@ -45,7 +70,9 @@ WASM_BINDGEN_VERSION=0.2.130
 
 setup_web() {
   setup_wasm
-  # The post-build hook precompresses the site with Node's zlib.
+  # The post-build hook strips the wasm's names with Python and precompresses
+  # the site with Node's zlib.
+  command -v python3 >/dev/null || need_apt python3
   command -v node >/dev/null || need_apt nodejs
   export PATH="$HOME/.cargo/bin:$PATH"
   if ! trunk --version 2>/dev/null | grep -qF "$TRUNK_VERSION"; then
