@@ -87,7 +87,8 @@ setup_web() {
   fi
 }
 
-# The browser test: Debian's Chromium driven by npm's playwright-core.
+# The browser test: Debian's Chromium driven by npm's playwright-core (kept at
+# 1.61, the last release that runs on Debian 12's Node 18).
 setup_e2e() {
   need_apt chromium
   # Node may come from elsewhere than Debian (NodeSource's nodejs bundles npm
