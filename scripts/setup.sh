@@ -5,7 +5,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export ROOT
 
-log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+log() { printf '\033[1m==> %s (%s)\033[0m\n' "$*" "$(date -u +%T)" >&2; }
 
 # apt packages, when missing and we are allowed to install them.
 need_apt() {

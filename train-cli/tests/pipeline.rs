@@ -112,6 +112,14 @@ fn split_train_resume_calibrate_export_predict() {
         "each member has its size"
     );
     assert_eq!(manifest["geometry"], "crop");
+    // The model card describes the recipe in words, not the code's names.
+    let card = std::fs::read_to_string(bundle.join("MODEL_CARD.md")).unwrap();
+    assert!(
+        card.contains("views drawn afresh each epoch from the photo's centred square"),
+        "{card}"
+    );
+    assert!(card.contains("in proportion to the square root of their size"), "{card}");
+    assert!(!card.contains("Sqrt") && !card.contains("Crop") && !card.contains("(s)"), "{card}");
     assert!(
         manifest["thresholds"]["max_familiarity_distance"].as_f64().is_some_and(|d| d > 0.0),
         "{manifest}"

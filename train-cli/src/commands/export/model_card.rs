@@ -5,9 +5,11 @@ use std::fmt::Write as _;
 
 use anyhow::Result;
 use model::bundle::Manifest;
+use model::preprocess::Geometry;
 
 use crate::data::class_counts;
 use crate::data::split::{self, Part};
+use crate::recipe::Sampling;
 use crate::run_dir::calibration::Calibration;
 use crate::run_dir::{Run, RunDir, log};
 
@@ -26,10 +28,10 @@ pub fn write(
     writeln!(card, "{}\n", manifest.provenance)?;
     writeln!(
         card,
-        "Bundle format {} version {}, {} member(s), {} weights ({:.1} MB), exported by dermlens {} with burn {}.\n",
+        "Bundle format {} version {}, {}, {} weights ({:.1} MB), exported by dermlens {} with burn {}.\n",
         manifest.format,
         manifest.version,
-        manifest.members.len(),
+        count(manifest.members.len(), "member"),
         format!("{:?}", manifest.encoding).to_lowercase(),
         bytes as f64 / 1e6,
         env!("CARGO_PKG_VERSION"),
@@ -75,21 +77,20 @@ pub fn write(
         card,
         "From the ImageNet EfficientNet-Lite0 backbone, per member: the head on the frozen backbone's \
          features ({} epochs), then the whole network for {} epochs of {} images (batch {}, AdamW, peak \
-         learning rate {}, weight decay {} except BatchNorm and biases, cosine schedule after {} warm-up \
-         epoch(s)), views drawn afresh each epoch ({:?} geometry, crops of {}-100% of the square, any \
-         rotation, flips, colour and hue jitter), {:?} sampling with a logit-adjusted loss (tau {}), label \
-         smoothing {}, and a moving average of the weights (decay {}) kept as the member. Members' inputs: \
-         {} px. Seed {}. Trained on {}.\n",
+         learning rate {}, weight decay {} except BatchNorm and biases, cosine schedule after {}), views \
+         drawn afresh each epoch from {} (crops of {}-100% of it, any rotation, flips, colour and hue \
+         jitter), {} with a logit-adjusted loss (tau {}), label smoothing {}, and a moving average of the \
+         weights (decay {}) kept as the member. Members' inputs: {} px. Seed {}. Trained on {}.\n",
         recipe.head_epochs,
         recipe.epochs,
         recipe.epoch_images,
         recipe.batch,
         recipe.lr,
         recipe.weight_decay,
-        recipe.warmup_epochs,
-        manifest.geometry,
+        count(recipe.warmup_epochs, "warm-up epoch"),
+        geometry_words(manifest.geometry),
         (recipe.min_area * 100.0).round(),
-        recipe.sampling,
+        sampling_words(recipe.sampling),
         recipe.logit_adjust,
         recipe.label_smoothing,
         recipe.ema,
@@ -153,4 +154,24 @@ pub fn write(
          non-commercial condition."
     )?;
     Ok(card)
+}
+
+/// The card is prose for people: the recipe's enums in words.
+fn geometry_words(geometry: Geometry) -> &'static str {
+    match geometry {
+        Geometry::Crop => "the photo's centred square",
+        Geometry::Stretch => "the whole photo squashed to a square",
+    }
+}
+
+fn sampling_words(sampling: Sampling) -> &'static str {
+    match sampling {
+        Sampling::Natural => "every photo once per epoch",
+        Sampling::Balanced => "classes drawn equally often",
+        Sampling::Sqrt => "classes drawn in proportion to the square root of their size",
+    }
+}
+
+fn count(n: usize, noun: &str) -> String {
+    if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
 }
