@@ -7,12 +7,15 @@
 #
 #   sudo bash .ci/bare-machine.sh [REPO] [BRANCH] [ROOTFS]
 #
+# ROOTFS is emptied first; it is left behind afterwards, unmounted.
+#
 # The machine's own extra CA certificates (a TLS-inspecting proxy's) are
 # copied in, as a CI machine behind that proxy would trust them too.
 set -euo pipefail
 REPO="$(cd "${1:-$(dirname "$0")/..}" && pwd)"
 BRANCH="${2:-main}"
-R="${3:-/var/tmp/dermlens-bare}"
+# The system goes in a fresh temporary folder unless ROOTFS is given.
+R="${3:-$(mktemp -d -t dermlens-bare.XXXXXX)}"
 SHARED="$REPO/../shared"
 
 unmount() {

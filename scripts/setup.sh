@@ -74,7 +74,6 @@ setup_web() {
   # the site with Node's zlib.
   command -v python3 >/dev/null || need_apt python3
   command -v node >/dev/null || need_apt nodejs
-  export PATH="$HOME/.cargo/bin:$PATH"
   if ! trunk --version 2>/dev/null | grep -qF "$TRUNK_VERSION"; then
     log "installing trunk $TRUNK_VERSION (about 10 minutes on 2 cores)"
     rustup toolchain list | grep -q "^$TRUNK_RUST" || rustup toolchain install "$TRUNK_RUST" --profile minimal

@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use anyhow::Result;
+use clap::ValueEnum as _;
 use model::bundle::Manifest;
 use model::preprocess::Geometry;
 
@@ -164,12 +165,15 @@ fn geometry_words(geometry: Geometry) -> &'static str {
     }
 }
 
-fn sampling_words(sampling: Sampling) -> &'static str {
-    match sampling {
-        Sampling::Natural => "every photo once per epoch",
-        Sampling::Balanced => "classes drawn equally often",
-        Sampling::Sqrt => "classes drawn in proportion to the square root of their size",
+/// The option's own help text (`--sampling`), as a phrase.
+fn sampling_words(sampling: Sampling) -> String {
+    let help = sampling.to_possible_value().and_then(|v| v.get_help().map(|h| h.to_string()));
+    let help = help.unwrap_or_else(|| format!("{sampling:?} sampling"));
+    let mut words = help.trim_end_matches('.').to_string();
+    if let Some(first) = words.get(..1) {
+        words.replace_range(..1, &first.to_lowercase());
     }
+    words
 }
 
 fn count(n: usize, noun: &str) -> String {
