@@ -7,8 +7,11 @@
 //! every output once per filter tap, and sends the stem through a scalar
 //! reshuffle into a matrix product. Here each input plane is first copied
 //! with its padding columns and its columns regrouped by remainder modulo
-//! the stride (its *phases*), so every filter tap reads a contiguous run;
-//! a block of outputs is summed over all taps in registers and stored once.
+//! the stride (its *phases*), and with zero rows for its vertical padding,
+//! so every filter tap reads a contiguous run; a block of outputs, a few
+//! rows of a few columns, is summed over all taps in registers and stored
+//! once. Rows are blocked too because the late planes are only 7 wide:
+//! each tap, loaded once, then serves several rows.
 
 use super::kernels::for_each_chunk;
 
@@ -50,9 +53,14 @@ impl Direct {
         self.output[1].next_multiple_of(self.lanes()) + (self.kernel - 1) / self.stride + 1
     }
 
+    /// Rows of one phase: the padded input rows the outputs read.
+    fn phase_rows(&self) -> usize {
+        self.output[0].saturating_sub(1) * self.stride + self.kernel
+    }
+
     /// Values of one input plane in the phase layout.
     fn phase_plane(&self) -> usize {
-        self.stride * self.input[0] * self.phase_width()
+        self.stride * self.phase_rows() * self.phase_width()
     }
 
     pub(super) fn input_plane(&self) -> usize {
@@ -75,14 +83,21 @@ impl Direct {
 }
 
 /// Writes `plane` (one input plane) into `out` in the phase layout: phase
-/// `p` of row `r` at `(p * h + r) * width` holds padded columns `p, p +
-/// stride, ...`, zero where they fall outside the plane.
+/// `p` of padded row `r` (input row `r - top`) at `(p * rows + r) * width`
+/// holds padded columns `p, p + stride, ...`, zero where they fall outside
+/// the plane.
 #[inline(always)]
 fn phases(d: &Direct, plane: &[f32], out: &mut [f32]) {
-    let ([h, w], s, pad, width) = (d.input, d.stride, d.padding[1], d.phase_width());
+    let ([h, w], s, [top, pad]) = (d.input, d.stride, d.padding);
+    let (rows, width) = (d.phase_rows(), d.phase_width());
     for p in 0..s {
-        for (r, row) in plane.chunks_exact(w).enumerate() {
-            let dst = &mut out[(p * h + r) * width..][..width];
+        for r in 0..rows {
+            let dst = &mut out[(p * rows + r) * width..][..width];
+            let Some(row) = r.checked_sub(top).filter(|&r| r < h).map(|r| &plane[r * w..][..w])
+            else {
+                dst.fill(0.0);
+                continue;
+            };
             if s == 1 {
                 dst[..pad].fill(0.0);
                 dst[pad..pad + w].copy_from_slice(row);
@@ -97,48 +112,94 @@ fn phases(d: &Direct, plane: &[f32], out: &mut [f32]) {
     }
 }
 
-/// One output plane from the phase layouts of the input planes it reads
-/// (`sources`, concatenated) and its filters (`[group, k, k]`), `L`
-/// outputs of a row at a time. `columns[j]` is where filter column `j`
-/// starts reading in a phase plane's row.
+/// Where the filter taps read in the phase layout, worked out once per
+/// convolution: `columns[j]` is where filter column `j` starts reading in
+/// a phase plane's row.
+struct Reads<'a> {
+    columns: &'a [usize],
+    /// Values per phase row, and per input plane.
+    width: usize,
+    plane: usize,
+}
+
+/// Where a block of outputs sits: its first row and column, and how many
+/// of its `L` columns are inside the plane.
+#[derive(Clone, Copy)]
+struct Block {
+    row: usize,
+    column: usize,
+    width: usize,
+}
+
+/// `R` rows of `L` outputs from the phase layouts of the input planes they
+/// read (`sources`, concatenated) and their filters (`[group, k, k]`): each
+/// tap is loaded once and serves every row.
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn output_plane<const L: usize>(
+fn block<const L: usize, const R: usize>(
     d: &Direct,
     sources: &[f32],
     filters: &[f32],
-    columns: &[usize],
+    reads: &Reads,
+    bias: f32,
+    relu6: bool,
+    at: Block,
+    out: &mut [f32],
+) {
+    let (k, s, ow) = (d.kernel, d.stride, d.output[1]);
+    let (width, plane) = (reads.width, reads.plane);
+    let mut sums = [[bias; L]; R];
+    for g in 0..d.group {
+        let source = &sources[g * plane..][..plane];
+        for i in 0..k {
+            let taps = &filters[(g * k + i) * k..][..k];
+            // Padded row `(row + r) * s + i` of each output row `r`.
+            let first = ((at.row * s + i) * width + at.column, s * width);
+            for (&tap, &column) in taps.iter().zip(reads.columns) {
+                for (r, sums) in sums.iter_mut().enumerate() {
+                    let start = first.0 + r * first.1 + column;
+                    let Some(values) = source.get(start..start + L) else { continue };
+                    let Ok(values) = <&[f32; L]>::try_from(values) else { continue };
+                    for l in 0..L {
+                        sums[l] += tap * values[l];
+                    }
+                }
+            }
+        }
+    }
+    for (r, sums) in sums.iter().enumerate() {
+        let row = &mut out[(at.row + r) * ow + at.column..][..at.width];
+        for (o, &v) in row.iter_mut().zip(sums) {
+            *o = if relu6 { v.clamp(0.0, 6.0) } else { v };
+        }
+    }
+}
+
+/// One output plane in blocks of `R` rows of `L` outputs (the last rows
+/// one at a time).
+#[inline(always)]
+fn output_plane<const L: usize, const R: usize>(
+    d: &Direct,
+    sources: &[f32],
+    filters: &[f32],
+    reads: &Reads,
     bias: f32,
     relu6: bool,
     out: &mut [f32],
 ) {
-    let (k, s, [h, _], [_, ow]) = (d.kernel, d.stride, d.input, d.output);
-    let (width, plane, top) = (d.phase_width(), d.phase_plane(), d.padding[0]);
-    for (oy, out_row) in out.chunks_exact_mut(ow).enumerate() {
-        // Filter rows inside the input: oy * s + i - top in [0, h).
-        let first = top.saturating_sub(oy * s);
-        let last = (h + top).saturating_sub(oy * s).min(k);
-        for start in (0..ow).step_by(L) {
-            let mut sums = [bias; L];
-            for g in 0..d.group {
-                let source = &sources[g * plane..][..plane];
-                for i in first..last {
-                    let row = (oy * s + i - top) * width + start;
-                    let taps = &filters[(g * k + i) * k..][..k];
-                    for (&tap, &column) in taps.iter().zip(columns) {
-                        let at = row + column;
-                        let Some(values) = source.get(at..at + L) else { continue };
-                        let Ok(values) = <&[f32; L]>::try_from(values) else { continue };
-                        for l in 0..L {
-                            sums[l] += tap * values[l];
-                        }
-                    }
-                }
-            }
-            let end = ow.min(start + L);
-            for (o, &v) in out_row[start..end].iter_mut().zip(&sums) {
-                *o = if relu6 { v.clamp(0.0, 6.0) } else { v };
+    let [oh, ow] = d.output;
+    let mut row = 0;
+    while row < oh {
+        let rows = if oh - row >= R { R } else { 1 };
+        for column in (0..ow).step_by(L) {
+            let at = Block { row, column, width: L.min(ow - column) };
+            if rows == R {
+                block::<L, R>(d, sources, filters, reads, bias, relu6, at, out);
+            } else {
+                block::<L, 1>(d, sources, filters, reads, bias, relu6, at, out);
             }
         }
+        row += rows;
     }
 }
 
@@ -165,8 +226,10 @@ pub fn forward(
             |i, out| phases(d, &x[i * input_plane..][..input_plane], out),
         );
     }
+    let width = d.phase_width();
     let columns: Vec<usize> =
-        (0..k).map(|j| (j % d.stride) * d.input[0] * d.phase_width() + j / d.stride).collect();
+        (0..k).map(|j| (j % d.stride) * d.phase_rows() * width + j / d.stride).collect();
+    let reads = Reads { columns: &columns, width, plane };
     let mut out = vec![0.0f32; d.batch * outputs * d.output_plane()];
     for_each_chunk(
         &mut out,
@@ -187,9 +250,9 @@ pub fn forward(
             let filters = &weight[c * d.group * k * k..][..d.group * k * k];
             let b = bias.map_or(0.0, |b| b[c]);
             match d.lanes() {
-                8 => output_plane::<8>(d, sources, filters, &columns, b, relu6, y),
-                16 => output_plane::<16>(d, sources, filters, &columns, b, relu6, y),
-                _ => output_plane::<WIDEST>(d, sources, filters, &columns, b, relu6, y),
+                8 => output_plane::<8, 4>(d, sources, filters, &reads, b, relu6, y),
+                16 => output_plane::<16, 4>(d, sources, filters, &reads, b, relu6, y),
+                _ => output_plane::<WIDEST, 2>(d, sources, filters, &reads, b, relu6, y),
             }
         },
     );
@@ -305,9 +368,13 @@ mod tests {
         let mut out = vec![f32::NAN; d.phase_plane()];
         phases(&d, &plane, &mut out);
         let width = d.phase_width();
-        // Padded row: 0 1 2 3 4 5 0 ...; even columns then odd ones.
-        assert_eq!(&out[..4], &[0.0, 2.0, 4.0, 0.0]);
-        assert_eq!(&out[width..width + 4], &[1.0, 3.0, 5.0, 0.0]);
+        // Three padded rows, the plane's between two of zeros; its padded
+        // columns 0 1 2 3 4 5 0 ...: even ones, then odd ones.
+        assert_eq!(d.phase_rows(), 3);
+        assert!(out[..width].iter().all(|&v| v == 0.0));
+        assert_eq!(&out[width..width + 4], &[0.0, 2.0, 4.0, 0.0]);
+        assert!(out[2 * width..3 * width].iter().all(|&v| v == 0.0));
+        assert_eq!(&out[4 * width..4 * width + 4], &[1.0, 3.0, 5.0, 0.0]);
         assert!(out.iter().all(|v| !v.is_nan()));
     }
 
