@@ -134,6 +134,9 @@ struct Block {
 /// `R` rows of `L` outputs from the phase layouts of the input planes they
 /// read (`sources`, concatenated) and their filters (`[group, k, k]`): each
 /// tap is loaded once and serves every row.
+///
+/// The arguments stay separate: gathered in a struct (by value or by
+/// reference), inference ran 1.7x slower on this machine.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn block<const L: usize, const R: usize>(
