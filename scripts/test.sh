@@ -14,8 +14,26 @@ log "style: cargo fmt --check and cargo clippy -D warnings"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --release -- -D warnings
 
+log "cargo test --workspace --release: the build"
+cargo test --workspace --release --no-run
+
+# Running, the tests leave most of a core idle for minutes (the wgpu tests on
+# lavapipe): missing web tools install meanwhile. Cargo holds no lock while
+# tests run, and the tools build in their own target directories.
+tools_log="$(mktemp)"
+setup_web_tools >"$tools_log" 2>&1 &
+tools=$!
+trap 'kill_tree "$tools"' EXIT
 log "cargo test --workspace --release"
 cargo test --workspace --release
+if ! wait "$tools"; then
+  cat "$tools_log" >&2
+  log "installing the web tools failed (above)"
+  exit 1
+fi
+trap - EXIT
+cat "$tools_log" >&2
+rm -f "$tools_log"
 
 log "benchmarks compile (run them with: cargo bench -p train-cli)"
 cargo bench --no-run -p train-cli
