@@ -86,7 +86,8 @@ setup_web() {
 }
 
 # trunk and wasm-bindgen-cli, each built by cargo in its own temporary target
-# directory (so this may run beside a build of dermlens).
+# directory (so this may run beside a build of dermlens). --force: the wanted
+# version is not on PATH, whatever cargo's records of installs say.
 setup_web_tools() {
   need_rust
   if ! trunk --version 2>/dev/null | grep -qF "$TRUNK_VERSION"; then
@@ -98,14 +99,14 @@ setup_web_tools() {
     # codegen unit).
     env -u CARGO_TARGET_DIR CARGO_PROFILE_RELEASE_OPT_LEVEL=0 CARGO_PROFILE_RELEASE_LTO=false \
       CARGO_PROFILE_RELEASE_CODEGEN_UNITS=256 \
-      cargo "+$TRUNK_RUST" install trunk --version "$TRUNK_VERSION" --locked
+      cargo "+$TRUNK_RUST" install trunk --version "$TRUNK_VERSION" --locked --force
   fi
   if ! wasm-bindgen --version 2>/dev/null | grep -qF "$WASM_BINDGEN_VERSION"; then
     log "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION"
     # Optimised (unlike trunk): it rewrites the 7 MB wasm on every build, 8 s
     # slower per build when unoptimised. Not --locked: its lock file pins
     # crates that no longer build.
-    env -u CARGO_TARGET_DIR cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+    env -u CARGO_TARGET_DIR cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
   fi
 }
 
