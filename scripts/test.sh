@@ -23,17 +23,15 @@ cargo test --workspace --release --no-run
 tools_log="$(mktemp)"
 setup_web_tools >"$tools_log" 2>&1 &
 tools=$!
-trap 'kill_tree "$tools"' EXIT
+trap 'kill_tree "$tools"; rm -f "$tools_log"' EXIT
 log "cargo test --workspace --release"
 cargo test --workspace --release
-if ! wait "$tools"; then
-  cat "$tools_log" >&2
-  log "installing the web tools failed (above)"
-  exit 1
-fi
+tools_status=0
+wait "$tools" || tools_status=$?
 trap - EXIT
 cat "$tools_log" >&2
 rm -f "$tools_log"
+[ "$tools_status" -eq 0 ] || { log "installing the web tools failed (above)"; exit 1; }
 
 log "benchmarks compile (run them with: cargo bench -p train-cli)"
 cargo bench --no-run -p train-cli
