@@ -36,12 +36,13 @@ rm -f "$tools_log"
 log "benchmarks compile (run them with: cargo bench -p train-cli)"
 cargo bench --no-run -p train-cli
 
-# The model crate and the app for wasm32 in one invocation, with the
-# features the app gives the model (no autodiff: the worker only infers):
-# burn gets one feature set, and trunk's build below reuses it.
-log "model crate and app for wasm32-unknown-unknown"
-cargo build -p model -p app --no-default-features --features model/flex \
-  --target wasm32-unknown-unknown --release
+# The worker (the model crate with burn's CPU and WebGPU backends, no
+# autodiff: it only infers) and the page (the model crate without burn) for
+# wasm32, one invocation each as trunk builds them, so that trunk's build
+# below reuses both (in one invocation their features would unify).
+log "the worker and the page for wasm32-unknown-unknown"
+cargo build -p worker --target wasm32-unknown-unknown --release
+cargo build -p app --target wasm32-unknown-unknown --release
 
 setup_web
 setup_e2e

@@ -7,9 +7,12 @@
 //! (the class's head weights over the map's area) and no autodiff is needed:
 //! a test checks it against burn's autodiff.
 
+#[cfg(feature = "burn")]
 use burn::nn::Linear;
+#[cfg(feature = "burn")]
 use burn::tensor::{Tensor, TensorData};
 
+#[cfg(feature = "burn")]
 /// Raw Grad-CAM maps `[batch, classes, h, w]` of every class at once
 /// (feature-map resolution, ReLU applied, not normalised) for the feature
 /// maps `[batch, channels, h, w]` that `head` classifies after global
@@ -92,6 +95,7 @@ pub fn upsample(map: &[f32], size: [usize; 2], width: u32, height: u32) -> Vec<f
     out
 }
 
+#[cfg(feature = "burn")]
 /// Reads a `[batch, h, w]` map tensor's values (for callers that may read synchronously).
 pub fn maps_from_data(data: TensorData) -> Result<Vec<Vec<f32>>, String> {
     let plane = data.shape().iter().skip(1).product::<usize>().max(1);
@@ -100,6 +104,7 @@ pub fn maps_from_data(data: TensorData) -> Result<Vec<Vec<f32>>, String> {
 }
 
 #[cfg(test)]
+#[cfg(feature = "burn")]
 mod tests {
     use burn::module::{Module, Param};
     use burn::nn::conv::{Conv2d, Conv2dConfig};

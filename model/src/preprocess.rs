@@ -20,6 +20,7 @@
 
 use std::io::Cursor;
 
+#[cfg(feature = "burn")]
 use burn::tensor::{Device, Tensor, TensorData};
 use image::imageops::{self, FilterType};
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits, RgbImage, RgbaImage};
@@ -349,6 +350,7 @@ pub fn prepare(
     Ok(preparation.input(&decode(bytes)?, size))
 }
 
+#[cfg(feature = "burn")]
 /// Stacks prepared images (each `[3, h, w]`, all the same size) into a batch tensor.
 pub fn batch(images: &[Vec<f32>], size: [usize; 2], device: &Device) -> Tensor<4> {
     let [h, w] = size;

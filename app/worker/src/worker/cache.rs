@@ -10,7 +10,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Cache, CacheStorage, Response, WorkerGlobalScope};
 
-use crate::protocol::MODEL_CACHE_PREFIX;
+use app::protocol::MODEL_CACHE_PREFIX;
 
 /// Cache Storage, where the browser offers it (not in every private mode).
 fn storage() -> Option<CacheStorage> {

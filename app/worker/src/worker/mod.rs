@@ -12,8 +12,8 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
-use crate::envelope;
-use crate::protocol::{Reply, Request};
+use app::envelope;
+use app::protocol::{Reply, Request};
 use engine::Engine;
 
 thread_local! {

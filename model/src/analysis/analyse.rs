@@ -5,32 +5,18 @@
 
 use burn::tensor::{Device, Tensor};
 use image::RgbImage;
-use serde::{Deserialize, Serialize};
 
+use super::Analysis;
 use crate::bundle::LoadedBundle;
 use crate::ensemble::{self, Prediction};
 use crate::familiarity;
 use crate::gradcam;
 use crate::inference::{self, Looking};
-use crate::quality::{self, QualityIssue, QualityMeasures, QualityThresholds};
+use crate::quality::{self, QualityThresholds};
 
 #[derive(Debug, thiserror::Error)]
 #[error("could not read a result from the device: {0}")]
 pub struct ReadError(String);
-
-/// Everything the page and `dermlens explain` show about one photo.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Analysis {
-    pub prediction: Prediction,
-    pub quality: QualityMeasures,
-    pub issues: Vec<QualityIssue>,
-    /// Per class: the members' mean raw Grad-CAM map, row-major at `cam_size`.
-    pub cams: Vec<Vec<f32>>,
-    /// `[height, width]` of the maps.
-    pub cam_size: [usize; 2],
-    /// The part of the photo the maps cover (the part the network saw), `[x, y, width, height]`.
-    pub cam_region: [u32; 4],
-}
 
 async fn read<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, ReadError> {
     let data = tensor.into_data_async().await.map_err(|e| ReadError(format!("{e:?}")))?;

@@ -9,7 +9,7 @@ use model::bundle::{self, LoadedBundle};
 use model::preprocess;
 use wasm_bindgen::{JsCast, JsValue};
 
-use crate::protocol::{
+use app::protocol::{
     AnalysisReply, BackendChoice, MODEL_DIR, ModelInfo, display_size, model_cache_name,
 };
 
