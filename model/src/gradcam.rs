@@ -12,11 +12,11 @@ use burn::nn::Linear;
 #[cfg(feature = "burn")]
 use burn::tensor::{Tensor, TensorData};
 
-#[cfg(feature = "burn")]
 /// Raw Grad-CAM maps `[batch, classes, h, w]` of every class at once
 /// (feature-map resolution, ReLU applied, not normalised) for the feature
 /// maps `[batch, channels, h, w]` that `head` classifies after global
 /// average pooling.
+#[cfg(feature = "burn")]
 pub fn grad_cams(head: &Linear, features: Tensor<4>) -> Tensor<4> {
     let [batch, channels, h, w] = features.dims();
     // d score_c / d A[k, i, j] = W[k, c] / (h * w) at every position, so the
@@ -95,8 +95,8 @@ pub fn upsample(map: &[f32], size: [usize; 2], width: u32, height: u32) -> Vec<f
     out
 }
 
-#[cfg(feature = "burn")]
 /// Reads a `[batch, h, w]` map tensor's values (for callers that may read synchronously).
+#[cfg(feature = "burn")]
 pub fn maps_from_data(data: TensorData) -> Result<Vec<Vec<f32>>, String> {
     let plane = data.shape().iter().skip(1).product::<usize>().max(1);
     let values: Vec<f32> = data.try_into_vec().map_err(|e| format!("{e:?}"))?;

@@ -350,8 +350,8 @@ pub fn prepare(
     Ok(preparation.input(&decode(bytes)?, size))
 }
 
-#[cfg(feature = "burn")]
 /// Stacks prepared images (each `[3, h, w]`, all the same size) into a batch tensor.
+#[cfg(feature = "burn")]
 pub fn batch(images: &[Vec<f32>], size: [usize; 2], device: &Device) -> Tensor<4> {
     let [h, w] = size;
     let mut flat = Vec::with_capacity(images.len() * 3 * h * w);
