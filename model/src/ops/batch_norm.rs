@@ -77,10 +77,18 @@ pub fn statistics(p: &Planes, x: &[f32]) -> (Vec<f32>, Vec<f32>) {
         p.channels,
         #[inline(always)]
         |c| {
-            let mean = p.of(x, c).map(|v| sum(v, |a| a)).sum::<f64>() / n;
-            let m = mean as f32;
-            let variance = p.of(x, c).map(|v| sum(v, |a| (a - m) * (a - m))).sum::<f64>() / n;
-            (m, variance as f32)
+            // Plain loops rather than `map(..).sum()`: the iterator's fold is
+            // not inlined, so it would miss the wide vectors of `vectorized`.
+            let mut total = 0.0f64;
+            for v in p.of(x, c) {
+                total += sum(v, |a| a);
+            }
+            let m = (total / n) as f32;
+            let mut squares = 0.0f64;
+            for v in p.of(x, c) {
+                squares += sum(v, |a| (a - m) * (a - m));
+            }
+            (m, (squares / n) as f32)
         },
     )
     .into_iter()
@@ -147,8 +155,11 @@ pub fn gradients(
         p.channels,
         #[inline(always)]
         |c| {
-            let sg: f64 = p.of(g, c).map(|v| sum(v, |a| a)).sum();
-            let sgx: f64 = p.of(g, c).zip(p.of(x, c)).map(|(gs, xs)| f64::from(dot(gs, xs))).sum();
+            let (mut sg, mut sgx) = (0.0f64, 0.0f64);
+            for (gs, xs) in p.of(g, c).zip(p.of(x, c)) {
+                sg += sum(gs, |a| a);
+                sgx += f64::from(dot(gs, xs));
+            }
             // sum(g * (x - mean)) * inv
             let sgn = (sgx - f64::from(mean[c]) * sg) * f64::from(inv[c]);
             (sg as f32, sgn as f32)

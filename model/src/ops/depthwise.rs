@@ -3,11 +3,10 @@
 //!
 //! burn's CPU backend computes the filter gradient as one small
 //! convolution per channel and reads stride-2 planes one pixel at a time.
-//! Here every read is a contiguous run: a stride-`s` plane is first
-//! regrouped by column remainder (its [`phases`]), so tap `j` of outputs
+//! Here every read is a contiguous run: a stride-`s` plane is regrouped by
+//! column remainder (its phases, as in [`direct`]), so tap `j` of outputs
 //! `ox..` reads consecutive values of one phase.
 
-use std::borrow::Cow;
 use std::ops::Range;
 
 use super::direct::{self, Direct};
@@ -58,29 +57,10 @@ fn runs(d: &Direct) -> Vec<Run> {
         .collect()
 }
 
-/// `plane` (`h` rows of `w`) with each row's columns regrouped by their
-/// remainder modulo `stride`: phase `p` of row `r` holds columns `p, p +
-/// stride, ...` at `(p * h + r) * width`, `width = ceil(w / stride)`.
-/// Stride 1 is the plane itself.
-#[inline(always)]
-fn phases(plane: &[f32], h: usize, w: usize, stride: usize) -> Cow<'_, [f32]> {
-    if stride == 1 {
-        return Cow::Borrowed(plane);
-    }
-    let width = w.div_ceil(stride);
-    let mut out = vec![0.0f32; stride * h * width];
-    for (r, row) in plane.chunks_exact(w).enumerate() {
-        for p in 0..stride {
-            let dst = &mut out[(p * h + r) * width..][..width];
-            for (d, &v) in dst.iter_mut().zip(row.iter().skip(p).step_by(stride)) {
-                *d = v;
-            }
-        }
-    }
-    Cow::Owned(out)
-}
-
-/// The inverse of [`phases`]: adds the regrouped `values` back into `plane`.
+/// Adds `values`, a plane (`h` rows of `w`) with each row's columns
+/// regrouped by their remainder modulo `stride`, back into `plane`: phase
+/// `p` of row `r` holds columns `p, p + stride, ...` at `(p * h + r) *
+/// width`, `width = ceil(w / stride)`.
 #[inline(always)]
 fn add_phases(values: &[f32], plane: &mut [f32], h: usize, w: usize, stride: usize) {
     let width = w.div_ceil(stride);
@@ -149,29 +129,42 @@ pub fn input_grad(shape: &Direct, weight: &[f32], grad: &[f32]) -> Vec<f32> {
 
 /// Gradient with respect to the filters: for each tap, the sum over the
 /// batch of output gradient times the input pixel the tap read.
+///
+/// The input plane goes into the forward kernel's padded phase layout and
+/// the output gradient into rows of the same step (`stride` phase rows),
+/// zero past its width: a tap then reads every output's pixel at one fixed
+/// offset, so its sum is one dot product over the whole plane, not one per
+/// output row (on the 7x7 and 14x14 planes of the last blocks those were
+/// 3 to 14 values long, too short to vectorise).
 pub fn weight_grad(shape: &Direct, input: &[f32], grad: &[f32]) -> Vec<f32> {
-    let (k, [h, w], [oh, ow]) = (shape.kernel, shape.input, shape.output);
-    let (runs, width) = (runs(shape), phase_width(shape));
+    let (k, s, [oh, ow]) = (shape.kernel, shape.stride, shape.output);
+    let (rows, width) = (shape.phase_rows(), shape.phase_width());
+    let step = s * width;
+    let offsets: Vec<usize> =
+        (0..k * k).map(|t| ((t % k % s) * rows + t / k) * width + t % k / s).collect();
     let mut out = vec![0.0f32; shape.channels[0] * k * k];
     for_each_chunk(
         &mut out,
         k * k,
         #[inline(always)]
         |channel, dw| {
+            let mut xs = vec![0.0f32; shape.phase_plane()];
+            // Zero past each row's `ow` values, written once.
+            let mut dys = vec![0.0f32; oh * step];
             for b in 0..shape.batch {
                 let plane = b * shape.channels[0] + channel;
-                let x = &input[plane * shape.input_plane()..][..shape.input_plane()];
-                let xs = phases(x, h, w, shape.stride);
+                direct::phases(
+                    shape,
+                    &input[plane * shape.input_plane()..][..shape.input_plane()],
+                    &mut xs,
+                );
                 let dy = &grad[plane * shape.output_plane()..][..shape.output_plane()];
-                for oy in 0..oh {
-                    let dy_row = &dy[oy * ow..][..ow];
-                    for i in 0..k {
-                        let Some(iy) = row(shape, oy, i) else { continue };
-                        for run in &runs {
-                            let src = &xs[(run.phase * h + iy) * width + run.from..];
-                            dw[i * k + run.tap] += dot(src, &dy_row[run.outputs.clone()]);
-                        }
-                    }
+                for (dst, src) in dys.chunks_exact_mut(step).zip(dy.chunks_exact(ow.max(1))) {
+                    dst[..ow].copy_from_slice(src);
+                }
+                for (d, &at) in dw.iter_mut().zip(&offsets) {
+                    // Reads past the layout's end meet only the zeros of `dys`.
+                    *d += dot(xs.get(at..).unwrap_or_default(), &dys);
                 }
             }
         },
@@ -260,14 +253,46 @@ mod tests {
         }
     }
 
+    /// Each filter tap's gradient, entry by entry: the sum over the batch
+    /// and the outputs of the output gradient times the input pixel read.
     #[test]
-    fn phases_regroup_columns_and_back() {
-        let plane: Vec<f32> = (0..10).map(|v| v as f32).collect();
+    fn each_taps_gradient_is_its_own_sum() {
+        for shape in shapes() {
+            let (k, s, [h, w], [oh, ow]) = (shape.kernel, shape.stride, shape.input, shape.output);
+            let x = values(shape.batch * shape.channels[0] * shape.input_plane(), 4);
+            let g = values(shape.batch * shape.channels[0] * shape.output_plane(), 5);
+            let dw = weight_grad(&shape, &x, &g);
+            for c in 0..shape.channels[0] {
+                for (t, got) in dw[c * k * k..][..k * k].iter().enumerate() {
+                    let mut want = 0.0f64;
+                    for b in 0..shape.batch {
+                        let plane = b * shape.channels[0] + c;
+                        for oy in 0..oh {
+                            for ox in 0..ow {
+                                let iy = (oy * s + t / k).checked_sub(shape.padding[0]);
+                                let ix = (ox * s + t % k).checked_sub(shape.padding[1]);
+                                if let (Some(iy), Some(ix)) = (iy, ix)
+                                    && iy < h
+                                    && ix < w
+                                {
+                                    want += f64::from(x[(plane * h + iy) * w + ix])
+                                        * f64::from(g[(plane * oh + oy) * ow + ox]);
+                                }
+                            }
+                        }
+                    }
+                    assert!((f64::from(*got) - want).abs() < 1e-4, "tap {t}, {shape:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn regrouped_columns_go_back_to_their_places() {
         // Two rows of five: phase 0 holds columns 0, 2, 4; phase 1 columns 1, 3.
-        let p = phases(&plane, 2, 5, 2);
-        assert_eq!(&p[..], &[0.0, 2.0, 4.0, 5.0, 7.0, 9.0, 1.0, 3.0, 0.0, 6.0, 8.0, 0.0]);
-        let mut back = vec![0.0; 10];
-        add_phases(&p, &mut back, 2, 5, 2);
-        assert_eq!(back, plane);
+        let regrouped = [0.0, 2.0, 4.0, 5.0, 7.0, 9.0, 1.0, 3.0, 0.0, 6.0, 8.0, 0.0];
+        let mut back = vec![1.0; 10];
+        add_phases(&regrouped, &mut back, 2, 5, 2);
+        assert_eq!(back, (0..10).map(|v| v as f32 + 1.0).collect::<Vec<_>>());
     }
 }

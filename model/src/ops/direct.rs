@@ -49,17 +49,17 @@ impl Direct {
     }
 
     /// Width of one phase row: every block of outputs reads inside it.
-    fn phase_width(&self) -> usize {
+    pub(super) fn phase_width(&self) -> usize {
         self.output[1].next_multiple_of(self.lanes()) + (self.kernel - 1) / self.stride + 1
     }
 
     /// Rows of one phase: the padded input rows the outputs read.
-    fn phase_rows(&self) -> usize {
+    pub(super) fn phase_rows(&self) -> usize {
         self.output[0].saturating_sub(1) * self.stride + self.kernel
     }
 
     /// Values of one input plane in the phase layout.
-    fn phase_plane(&self) -> usize {
+    pub(super) fn phase_plane(&self) -> usize {
         self.stride * self.phase_rows() * self.phase_width()
     }
 
@@ -87,7 +87,7 @@ impl Direct {
 /// holds padded columns `p, p + stride, ...`, zero where they fall outside
 /// the plane.
 #[inline(always)]
-fn phases(d: &Direct, plane: &[f32], out: &mut [f32]) {
+pub(super) fn phases(d: &Direct, plane: &[f32], out: &mut [f32]) {
     let ([h, w], s, [top, pad]) = (d.input, d.stride, d.padding);
     let (rows, width) = (d.phase_rows(), d.phase_width());
     for p in 0..s {

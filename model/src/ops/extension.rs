@@ -184,6 +184,18 @@ fn contiguous(tensor: &FlexTensor) -> Option<Cow<'_, [f32]>> {
     })
 }
 
+/// ReLU6 into a new tensor, `x` kept (the checkpoint of a tracked ReLU6):
+/// flex's clamp runs on one thread without wide vectors.
+#[cfg(feature = "autodiff")]
+fn relu6_copy(x: FlexTensor) -> FlexTensor {
+    let shape = x.layout().shape().clone();
+    let values = contiguous(&x).map(|values| kernels::relu6(&values));
+    match values {
+        Some(values) => tensor(values, shape),
+        None => Flex::float_clamp(x, 0.0.into(), 6.0.into()),
+    }
+}
+
 /// A tensor's f32 values to change in place: only when it is contiguous
 /// from its start and no other tensor shares its buffer.
 fn own_values(tensor: &mut FlexTensor) -> Option<&mut [f32]> {

@@ -79,6 +79,24 @@ pub fn relu6_in_place(values: &mut [f32]) {
     );
 }
 
+/// ReLU6 into a new buffer, the input kept (a tracked tensor's checkpoint
+/// for its gradient).
+pub fn relu6(x: &[f32]) -> Vec<f32> {
+    const CHUNK: usize = 1 << 16;
+    let mut out = vec![0.0f32; x.len()];
+    for_each_chunk(
+        &mut out,
+        CHUNK,
+        #[inline(always)]
+        |c, dst| {
+            for (d, &v) in dst.iter_mut().zip(&x[c * CHUNK..]) {
+                *d = v.clamp(0.0, 6.0);
+            }
+        },
+    );
+    out
+}
+
 /// Adds each channel's bias to its planes (NCHW, `plane` values each) and,
 /// with `relu6`, clamps to `[0, 6]`, in one pass over the values.
 pub fn bias_relu6_in_place(values: &mut [f32], bias: &[f32], plane: usize, relu6: bool) {

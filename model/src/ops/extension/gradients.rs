@@ -14,7 +14,7 @@ use burn::backend::{AutodiffBackend, Flex};
 use burn::tensor::{DType, Shape, TensorData};
 
 use super::batch_norm;
-use super::{CpuOps, contiguous, direct_shape, kernels, planes, tensor};
+use super::{CpuOps, contiguous, direct_shape, kernels, planes, relu6_copy, tensor};
 use crate::ops::depthwise;
 use crate::ops::direct::Direct;
 
@@ -204,7 +204,7 @@ impl<C: CheckpointStrategy> CpuOps for Autodiff<Flex, C> {
             OpsKind::Tracked(mut prep) => {
                 let state = prep.checkpoint(&x);
                 // Not in place: the checkpoint holds the input for the gradient.
-                prep.finish(state, Flex::float_clamp(x.into_primitive(), 0.0.into(), 6.0.into()))
+                prep.finish(state, relu6_copy(x.into_primitive()))
             }
             OpsKind::UnTracked(prep) => prep.finish(<Flex as CpuOps>::relu6(x.into_primitive())),
         }
