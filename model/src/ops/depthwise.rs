@@ -3,73 +3,61 @@
 //!
 //! burn's CPU backend computes the filter gradient as one small
 //! convolution per channel and reads stride-2 planes one pixel at a time.
-//! Here every read is a contiguous run: a stride-`s` plane is regrouped by
-//! column remainder (its phases, as in [`direct`]), so tap `j` of outputs
-//! `ox..` reads consecutive values of one phase.
-
-use std::ops::Range;
+//! Here both gradients work in the forward kernel's padded phase layout
+//! ([`direct`]: each row's columns regrouped by remainder modulo the
+//! stride), with the output gradient in rows of the same step, zero past
+//! its width: filter tap `t` then meets every output at one fixed offset
+//! of the layout, so its share of a gradient is one contiguous loop over
+//! the whole plane, not one loop per output row (3 to 14 values on the
+//! 7x7 and 14x14 planes of the last blocks, too short for vectors).
 
 use super::direct::{self, Direct};
 use super::kernels::{dot, for_each_chunk};
 
-/// Where filter column `tap` reads in a row: outputs `outputs` read
-/// `outputs.len()` consecutive values of phase `phase` from column `from`.
-#[derive(Debug, Clone)]
-struct Run {
-    tap: usize,
-    outputs: Range<usize>,
-    phase: usize,
-    from: usize,
+/// Where each filter tap meets the outputs in the phase layout.
+struct Taps {
+    /// Values from one output row to the next in the layout: `stride`
+    /// phase rows.
+    step: usize,
+    /// Tap `t`'s offset: output `(oy, ox)` meets the layout's value at
+    /// `offsets[t] + oy * step + ox`.
+    offsets: Vec<usize>,
 }
 
-/// Width of a phase: the columns of one remainder.
-fn phase_width(d: &Direct) -> usize {
-    d.input[1].div_ceil(d.stride)
+impl Taps {
+    fn new(d: &Direct) -> Self {
+        let (k, s, rows, width) = (d.kernel, d.stride, d.phase_rows(), d.phase_width());
+        // Output (oy, ox) reads padded row oy * s + i and padded column
+        // ox * s + j: phase j % s, column ox + j / s.
+        let offsets = (0..k * k).map(|t| ((t % k % s) * rows + t / k) * width + t % k / s);
+        Taps { step: s * width, offsets: offsets.collect() }
+    }
+
+    /// Room for one output plane in rows of `step`, zero.
+    fn rows(&self, d: &Direct) -> Vec<f32> {
+        vec![0.0f32; d.output[0] * self.step]
+    }
+
+    /// Output plane `dy` into `rows` (from [`Taps::rows`]), each row at the
+    /// start of its step: the rest stays zero.
+    fn put(&self, d: &Direct, dy: &[f32], rows: &mut [f32]) {
+        let ow = d.output[1].max(1);
+        for (dst, src) in rows.chunks_exact_mut(self.step).zip(dy.chunks_exact(ow)) {
+            dst[..ow].copy_from_slice(src);
+        }
+    }
 }
 
-/// The output positions `o` whose tap `t` lands inside an input of `size`
-/// (`o * stride + t - pad` in `[0, size)`), as a range.
-fn valid(d: &Direct, t: usize, pad: usize, size: usize, out: usize) -> Range<usize> {
-    let s = d.stride;
-    // o * s + t >= pad  <=>  o >= ceil((pad - t) / s)
-    let first = pad.saturating_sub(t).div_ceil(s);
-    // o * s + t - pad <= size - 1  <=>  o <= (size - 1 + pad - t) / s
-    let last = (size + pad).checked_sub(t + 1).map_or(0, |v| v / s + 1);
-    first.min(out)..last.min(out).max(first.min(out))
-}
-
-/// The input row of output row `oy` under filter row `i`, if inside.
-fn row(d: &Direct, oy: usize, i: usize) -> Option<usize> {
-    (oy * d.stride + i).checked_sub(d.padding[0]).filter(|&r| r < d.input[0])
-}
-
-/// The run of every filter column that reads inside the input.
-fn runs(d: &Direct) -> Vec<Run> {
-    let (s, pad) = (d.stride, d.padding[1]);
-    (0..d.kernel)
-        .map(|tap| (tap, valid(d, tap, pad, d.input[1], d.output[1])))
-        .filter(|(_, outputs)| !outputs.is_empty())
-        .map(|(tap, outputs)| {
-            // The first column read: not below zero, by `valid`.
-            let column = outputs.start * s + tap - pad;
-            Run { tap, outputs, phase: column % s, from: column / s }
-        })
-        .collect()
-}
-
-/// Adds `values`, a plane (`h` rows of `w`) with each row's columns
-/// regrouped by their remainder modulo `stride`, back into `plane`: phase
-/// `p` of row `r` holds columns `p, p + stride, ...` at `(p * h + r) *
-/// width`, `width = ceil(w / stride)`.
+/// The input plane's own values out of the phase layout: the inverse of
+/// [`direct::phases`], the padding dropped.
 #[inline(always)]
-fn add_phases(values: &[f32], plane: &mut [f32], h: usize, w: usize, stride: usize) {
-    let width = w.div_ceil(stride);
-    for (r, row) in plane.chunks_exact_mut(w).enumerate() {
-        for p in 0..stride {
-            let src = &values[(p * h + r) * width..][..width];
-            for (d, &v) in row.iter_mut().skip(p).step_by(stride).zip(src) {
-                *d += v;
-            }
+fn unphase(d: &Direct, layout: &[f32], plane: &mut [f32]) {
+    let ([_, w], s, [top, left]) = (d.input, d.stride, d.padding);
+    let (rows, width) = (d.phase_rows(), d.phase_width());
+    for (r, row) in plane.chunks_exact_mut(w.max(1)).enumerate() {
+        for (c, v) in row.iter_mut().enumerate() {
+            let column = c + left;
+            *v = layout[((column % s) * rows + r + top) * width + column / s];
         }
     }
 }
@@ -77,8 +65,8 @@ fn add_phases(values: &[f32], plane: &mut [f32], h: usize, w: usize, stride: usi
 /// Gradient with respect to the input: every output gradient spread back
 /// over the input pixels its filter read.
 pub fn input_grad(shape: &Direct, weight: &[f32], grad: &[f32]) -> Vec<f32> {
-    let (k, s, [h, w], [oh, ow]) = (shape.kernel, shape.stride, shape.input, shape.output);
-    if s == 1 && shape.padding.iter().all(|&p| p < k) {
+    let k = shape.kernel;
+    if shape.stride == 1 && shape.padding.iter().all(|&p| p < k) {
         // At stride 1 this is the convolution of the gradient by the
         // filters turned half a turn: the forward kernel's register blocks.
         let turned: Vec<f32> =
@@ -93,76 +81,52 @@ pub fn input_grad(shape: &Direct, weight: &[f32], grad: &[f32]) -> Vec<f32> {
         };
         return direct::forward(&transposed, grad, &turned, None, false);
     }
-    let (runs, width) = (runs(shape), phase_width(shape));
+    let taps = Taps::new(shape);
     let mut out = vec![0.0f32; shape.batch * shape.channels[0] * shape.input_plane()];
     for_each_chunk(
         &mut out,
         shape.input_plane().max(1),
         #[inline(always)]
         |plane, dx| {
-            let channel = plane % shape.channels[0];
+            let filter = &weight[plane % shape.channels[0] * k * k..][..k * k];
             let dy = &grad[plane * shape.output_plane()..][..shape.output_plane()];
-            let filter = &weight[channel * k * k..][..k * k];
-            // Summed in the phase layout (the plane itself at stride 1).
-            let mut regrouped = if s == 1 { Vec::new() } else { vec![0.0f32; s * h * width] };
-            let sums: &mut [f32] = if s == 1 { &mut *dx } else { &mut regrouped };
-            for oy in 0..oh {
-                let dy_row = &dy[oy * ow..][..ow];
-                for i in 0..k {
-                    let Some(iy) = row(shape, oy, i) else { continue };
-                    for run in &runs {
-                        let tap = filter[i * k + run.tap];
-                        let dst = &mut sums[(run.phase * h + iy) * width + run.from..];
-                        for (d, &g) in dst.iter_mut().zip(&dy_row[run.outputs.clone()]) {
-                            *d += tap * g;
-                        }
-                    }
+            let mut dys = taps.rows(shape);
+            taps.put(shape, dy, &mut dys);
+            // Summed in the phase layout, then taken out of it.
+            let mut sums = vec![0.0f32; shape.phase_plane()];
+            for (&tap, &at) in filter.iter().zip(&taps.offsets) {
+                // What falls past the layout's end is only the zeros of `dys`.
+                let dst = sums.get_mut(at..).unwrap_or_default();
+                for (d, &g) in dst.iter_mut().zip(&dys) {
+                    *d += tap * g;
                 }
             }
-            if s > 1 {
-                add_phases(&regrouped, dx, h, w, s);
-            }
+            unphase(shape, &sums, dx);
         },
     );
     out
 }
 
 /// Gradient with respect to the filters: for each tap, the sum over the
-/// batch of output gradient times the input pixel the tap read.
-///
-/// The input plane goes into the forward kernel's padded phase layout and
-/// the output gradient into rows of the same step (`stride` phase rows),
-/// zero past its width: a tap then reads every output's pixel at one fixed
-/// offset, so its sum is one dot product over the whole plane, not one per
-/// output row (on the 7x7 and 14x14 planes of the last blocks those were
-/// 3 to 14 values long, too short to vectorise).
+/// batch of output gradient times the input pixel the tap read, one dot
+/// product per tap and image.
 pub fn weight_grad(shape: &Direct, input: &[f32], grad: &[f32]) -> Vec<f32> {
-    let (k, s, [oh, ow]) = (shape.kernel, shape.stride, shape.output);
-    let (rows, width) = (shape.phase_rows(), shape.phase_width());
-    let step = s * width;
-    let offsets: Vec<usize> =
-        (0..k * k).map(|t| ((t % k % s) * rows + t / k) * width + t % k / s).collect();
+    let k = shape.kernel;
+    let taps = Taps::new(shape);
     let mut out = vec![0.0f32; shape.channels[0] * k * k];
     for_each_chunk(
         &mut out,
         k * k,
         #[inline(always)]
         |channel, dw| {
-            let mut xs = vec![0.0f32; shape.phase_plane()];
-            // Zero past each row's `ow` values, written once.
-            let mut dys = vec![0.0f32; oh * step];
+            let (mut xs, mut dys) = (vec![0.0f32; shape.phase_plane()], taps.rows(shape));
             for b in 0..shape.batch {
                 let plane = b * shape.channels[0] + channel;
-                direct::phases(
-                    shape,
-                    &input[plane * shape.input_plane()..][..shape.input_plane()],
-                    &mut xs,
-                );
+                let x = &input[plane * shape.input_plane()..][..shape.input_plane()];
+                direct::phases(shape, x, &mut xs);
                 let dy = &grad[plane * shape.output_plane()..][..shape.output_plane()];
-                for (dst, src) in dys.chunks_exact_mut(step).zip(dy.chunks_exact(ow.max(1))) {
-                    dst[..ow].copy_from_slice(src);
-                }
-                for (d, &at) in dw.iter_mut().zip(&offsets) {
+                taps.put(shape, dy, &mut dys);
+                for (d, &at) in dw.iter_mut().zip(&taps.offsets) {
                     // Reads past the layout's end meet only the zeros of `dys`.
                     *d += dot(xs.get(at..).unwrap_or_default(), &dys);
                 }
@@ -288,11 +252,14 @@ mod tests {
     }
 
     #[test]
-    fn regrouped_columns_go_back_to_their_places() {
-        // Two rows of five: phase 0 holds columns 0, 2, 4; phase 1 columns 1, 3.
-        let regrouped = [0.0, 2.0, 4.0, 5.0, 7.0, 9.0, 1.0, 3.0, 0.0, 6.0, 8.0, 0.0];
-        let mut back = vec![1.0; 10];
-        add_phases(&regrouped, &mut back, 2, 5, 2);
-        assert_eq!(back, (0..10).map(|v| v as f32 + 1.0).collect::<Vec<_>>());
+    fn a_plane_comes_back_out_of_its_phase_layout() {
+        for shape in shapes() {
+            let plane = values(shape.input_plane(), 6);
+            let mut layout = vec![f32::NAN; shape.phase_plane()];
+            direct::phases(&shape, &plane, &mut layout);
+            let mut back = vec![f32::NAN; plane.len()];
+            unphase(&shape, &layout, &mut back);
+            assert_eq!(back, plane, "{shape:?}");
+        }
     }
 }
