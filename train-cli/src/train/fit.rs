@@ -303,10 +303,14 @@ pub fn fit_member(
         });
         state.epoch += 1;
         checkpoint.weights = model::burnpack::to_bytes(&classifier)?;
-        checkpoint.average = average.map(|a| a.to_bytes()).unwrap_or_default();
+        checkpoint.average = average.as_ref().map(Ema::to_bytes).unwrap_or_default();
         checkpoint.optimizer =
             optimizer.into_bytes().map_err(|e| anyhow::anyhow!("{e:?}"))?.to_vec();
         checkpoint.save(dir)?;
+        // Kept for the next epoch: burn loads an optimizer's state onto its
+        // default device (wgpu where compiled in, even for a CPU run), so
+        // reloading it every epoch started a GPU driver in CPU runs.
+        live = Some((optimizer, average));
     }
     Ok(())
 }
