@@ -56,5 +56,30 @@ fn quality_reports_percentiles_false_flags_and_detection() {
         .unwrap();
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("split CSV"));
+
+    // One photo is measured on its own.
+    let images = root.join("tests/fixtures/ham10000/images");
+    let mut photos: Vec<_> =
+        std::fs::read_dir(&images).unwrap().map(|e| e.unwrap().path()).collect();
+    photos.sort();
+    let single = dir.join("single.md");
+    let one = Command::new(env!("CARGO_BIN_EXE_dermlens"))
+        .args(["quality", photos[0].to_str().unwrap(), "--out", single.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(one.status.success(), "{}", String::from_utf8_lossy(&one.stderr));
+    let report = std::fs::read_to_string(&single).unwrap();
+    assert!(report.contains(photos[0].to_str().unwrap()), "{report}");
+    assert!(report.contains("1 image measured"), "{report}");
+    // A file that is neither an image nor a split is named as such.
+    let odd = dir.join("photo.heic");
+    std::fs::write(&odd, [0xffu8, 0xfe, 0x00, 0x9f, 0x80, 0x0a]).unwrap();
+    let refused = Command::new(env!("CARGO_BIN_EXE_dermlens"))
+        .args(["quality", odd.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success());
+    assert!(stderr.contains("photo.heic is not a split file"), "{stderr}");
     std::fs::remove_dir_all(dir).ok();
 }

@@ -27,7 +27,7 @@ use crate::stats::{quantile, share};
 /// how often unrelated photos and synthetic patterns.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Lesion photos: a split CSV (see --part) or a folder.
+    /// Lesion photos: a split CSV (see --part), a folder or one image.
     pub lesions: PathBuf,
     /// With a split CSV: only this part (train, val or test).
     #[arg(long)]

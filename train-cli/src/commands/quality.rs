@@ -21,7 +21,7 @@ use crate::stats::percent;
 /// degraded copies made in memory.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// A folder of images (searched recursively) or a split CSV.
+    /// A folder of images (searched recursively), one image, or a split CSV.
     pub input: PathBuf,
     /// With a split CSV: only this part (train, val or test).
     #[arg(long)]
@@ -224,8 +224,9 @@ pub fn report(
     let _ = writeln!(out, "# Image quality: {what}\n");
     let _ = writeln!(
         out,
-        "{n} images measured{}, each resized to {size}x{size} (the network's input, whole frame) before measuring; \
+        "{n} {} measured{}, each resized to {size}x{size} (the network's input, whole frame) before measuring; \
          grey = Rec. 601 luma; clip levels: luma <= {dark} and >= {bright}.\n",
+        if n == 1 { "image" } else { "images" },
         if unreadable > 0 { format!(" ({unreadable} unreadable, skipped)") } else { String::new() },
         size = quality::ANALYSIS_SIZE,
         dark = quality::DARK_CLIP,

@@ -151,9 +151,15 @@ pub fn images_under(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(walk.files.into_iter().map(|f| f.path).collect())
 }
 
-/// The images of a folder (recursively) or of a split CSV (one part or all),
-/// and a label for reports.
+/// The images of a folder (recursively), one image, or the images of a
+/// split CSV (one part or all), and a label for reports.
 pub fn image_files(input: &Path, part: Option<Part>) -> Result<(Vec<PathBuf>, String)> {
+    if is_image_file(input) {
+        if part.is_some() {
+            bail!("--part needs a split CSV, and {} is an image", input.display());
+        }
+        return Ok((vec![input.to_path_buf()], input.display().to_string()));
+    }
     if input.is_file() {
         let split = split::load(input)?;
         let (files, what): (Vec<PathBuf>, String) = match part {

@@ -221,7 +221,10 @@ pub fn load(path: &Path) -> Result<Split> {
         path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
     let mut reader = csv::Reader::from_path(path)
         .with_context(|| format!("cannot read the split {}", path.display()))?;
-    let headers = reader.headers()?.clone();
+    let headers = reader
+        .headers()
+        .with_context(|| format!("{} is not a split file (not CSV text)", path.display()))?
+        .clone();
     if headers.iter().collect::<Vec<_>>() != COLUMNS {
         bail!("{} is not a split file (its columns must be {})", path.display(), COLUMNS.join(","));
     }
