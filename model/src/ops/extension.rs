@@ -53,13 +53,18 @@ pub trait CpuOps: Backend {
 
 impl CpuOps for Flex {
     fn relu6(mut x: FloatTensor<Self>) -> FloatTensor<Self> {
-        // In place and in parallel where the tensor is its own (flex's clamp
-        // runs on one thread).
+        // In place and in parallel where the tensor is its own, else into a
+        // new buffer (a tracked input kept for its gradient shares its
+        // buffer); flex's clamp runs on one thread without wide vectors.
         if let Some(values) = own_values(&mut x) {
             kernels::relu6_in_place(values);
             return x;
         }
-        Flex::float_clamp(x, 0.0.into(), 6.0.into())
+        let shape = x.layout().shape().clone();
+        match contiguous(&x).map(|values| kernels::relu6(&values)) {
+            Some(values) => tensor(values, shape),
+            None => Flex::float_clamp(x, 0.0.into(), 6.0.into()),
+        }
     }
 
     fn direct_conv2d(
@@ -182,18 +187,6 @@ fn contiguous(tensor: &FlexTensor) -> Option<Cow<'_, [f32]>> {
         Some(slice) => Cow::Borrowed(slice),
         None => Cow::Owned(tensor.to_contiguous().as_slice::<f32>()?.to_vec()),
     })
-}
-
-/// ReLU6 into a new tensor, `x` kept (the checkpoint of a tracked ReLU6):
-/// flex's clamp runs on one thread without wide vectors.
-#[cfg(feature = "autodiff")]
-fn relu6_copy(x: FlexTensor) -> FlexTensor {
-    let shape = x.layout().shape().clone();
-    let values = contiguous(&x).map(|values| kernels::relu6(&values));
-    match values {
-        Some(values) => tensor(values, shape),
-        None => Flex::float_clamp(x, 0.0.into(), 6.0.into()),
-    }
 }
 
 /// A tensor's f32 values to change in place: only when it is contiguous

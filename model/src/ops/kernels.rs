@@ -79,8 +79,7 @@ pub fn relu6_in_place(values: &mut [f32]) {
     );
 }
 
-/// ReLU6 into a new buffer, the input kept (a tracked tensor's checkpoint
-/// for its gradient).
+/// ReLU6 into a new buffer, the input kept.
 pub fn relu6(x: &[f32]) -> Vec<f32> {
     const CHUNK: usize = 1 << 16;
     let mut out = vec![0.0f32; x.len()];

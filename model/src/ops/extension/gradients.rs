@@ -14,7 +14,7 @@ use burn::backend::{AutodiffBackend, Flex};
 use burn::tensor::{DType, Shape, TensorData};
 
 use super::batch_norm;
-use super::{CpuOps, contiguous, direct_shape, kernels, planes, relu6_copy, tensor};
+use super::{CpuOps, contiguous, direct_shape, kernels, planes, tensor};
 use crate::ops::depthwise;
 use crate::ops::direct::Direct;
 
@@ -203,8 +203,9 @@ impl<C: CheckpointStrategy> CpuOps for Autodiff<Flex, C> {
         match Relu6Backward.prepare::<C>([x.node()]).compute_bound().stateful() {
             OpsKind::Tracked(mut prep) => {
                 let state = prep.checkpoint(&x);
-                // Not in place: the checkpoint holds the input for the gradient.
-                prep.finish(state, relu6_copy(x.into_primitive()))
+                // The checkpoint shares the input's buffer, so this is not
+                // in place: the gradient reads the input.
+                prep.finish(state, <Flex as CpuOps>::relu6(x.into_primitive()))
             }
             OpsKind::UnTracked(prep) => prep.finish(<Flex as CpuOps>::relu6(x.into_primitive())),
         }
