@@ -196,12 +196,7 @@ impl Locale {
     }
 
     pub fn issue(&self, issue: QualityIssue) -> String {
-        self.text(match issue {
-            QualityIssue::Blurred => "issue.blurred",
-            QualityIssue::TooDark => "issue.too_dark",
-            QualityIssue::TooBright => "issue.too_bright",
-            QualityIssue::Flat => "issue.flat",
-        })
+        self.text(&format!("issue.{}", issue.code()))
     }
 
     /// Megabytes with one decimal, in this language's notation.
@@ -274,6 +269,17 @@ mod tests {
                     "{}: {key} is not in English",
                     locale.code
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn every_photo_check_says_what_to_do_in_every_language() {
+        for locale in all() {
+            for issue in model::quality::QualityIssue::ALL {
+                let key = format!("issue.{}", issue.code());
+                let text = locale.strings.get(&key);
+                assert!(text.is_some_and(|t| t.len() > 30), "{}: missing {key}", locale.code);
             }
         }
     }

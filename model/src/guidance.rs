@@ -103,6 +103,17 @@ pub enum Advice {
 }
 
 impl Advice {
+    /// The advice's name in files (`malignant_likely`, `uncertain`,
+    /// `unfamiliar`, `reassuring`), as serde writes it.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::MalignantLikely => "malignant_likely",
+            Self::Uncertain => "uncertain",
+            Self::Unfamiliar => "unfamiliar",
+            Self::Reassuring => "reassuring",
+        }
+    }
+
     /// Whether the advice is to see a dermatologist.
     pub fn see_doctor(self) -> bool {
         self != Self::Reassuring

@@ -17,6 +17,7 @@ pub mod classes;
 #[cfg(feature = "burn")]
 pub mod classifier;
 pub mod colormap;
+pub mod degrade;
 #[cfg(feature = "burn")]
 pub mod efficientnet;
 pub mod ensemble;
@@ -29,5 +30,6 @@ pub mod inference;
 pub mod ops;
 pub mod preprocess;
 pub mod quality;
+pub mod rng;
 #[cfg(feature = "burn")]
 pub mod tta;

@@ -57,6 +57,22 @@ pub struct QualityMeasures {
     pub dark_clipped: f32,
     /// Share of pixels at or above the highlight clip level.
     pub bright_clipped: f32,
+    /// The light's colour: `ln(R / B)` of the shades-of-grey estimate of
+    /// the light (high: warm lamp, low: cold light).
+    #[serde(default)]
+    pub warmth: f32,
+    /// Estimated standard deviation of pixel noise (0..255, Immerkaer's
+    /// method): high means grainy.
+    #[serde(default)]
+    pub noise: f32,
+    /// Share of the frame darker than the skin around it (Otsu's split of the
+    /// grey levels, a dermatoscope's black vignette left out): how much of
+    /// the photo the lesion fills.
+    #[serde(default)]
+    pub lesion_area: f32,
+    /// The photo's shorter side, in its own pixels.
+    #[serde(default)]
+    pub side: f32,
 }
 
 /// A reason to retake a photo.
@@ -66,9 +82,43 @@ pub enum QualityIssue {
     TooDark,
     TooBright,
     Flat,
+    /// The light is strongly coloured (a warm lamp, cold light).
+    ColourCast,
+    /// Grainy: too little light for the sensor.
+    Noisy,
+    /// Too few pixels across the photo.
+    LowResolution,
+    /// The lesion fills too little of the frame.
+    TooSmall,
 }
 
 impl QualityIssue {
+    /// Every issue, in the order [`issues`] names them.
+    pub const ALL: [QualityIssue; 8] = [
+        QualityIssue::TooDark,
+        QualityIssue::TooBright,
+        QualityIssue::ColourCast,
+        QualityIssue::Flat,
+        QualityIssue::Noisy,
+        QualityIssue::Blurred,
+        QualityIssue::LowResolution,
+        QualityIssue::TooSmall,
+    ];
+
+    /// The issue's name in files (`predict`'s `retake` column).
+    pub fn code(&self) -> &'static str {
+        match self {
+            QualityIssue::Blurred => "blurred",
+            QualityIssue::TooDark => "too_dark",
+            QualityIssue::TooBright => "too_bright",
+            QualityIssue::Flat => "flat",
+            QualityIssue::ColourCast => "colour_cast",
+            QualityIssue::Noisy => "noisy",
+            QualityIssue::LowResolution => "low_resolution",
+            QualityIssue::TooSmall => "too_small",
+        }
+    }
+
     /// Advice for the person taking the photo.
     pub fn message(&self) -> &'static str {
         match self {
@@ -83,6 +133,18 @@ impl QualityIssue {
             }
             QualityIssue::Flat => {
                 "The photo looks flat or washed out: avoid glare and direct light, clean the lens, and retake it."
+            }
+            QualityIssue::ColourCast => {
+                "The light has a strong colour (a warm lamp or cold light): retake the photo in daylight, near a window, with coloured lamps off."
+            }
+            QualityIssue::Noisy => {
+                "The photo is grainy because there is too little light: move to brighter light, hold steady and retake it."
+            }
+            QualityIssue::LowResolution => {
+                "The photo has too few pixels: come closer, or use the original photo rather than a reduced copy."
+            }
+            QualityIssue::TooSmall => {
+                "The spot is small in the photo: come closer (as close as the camera still focuses) or crop the photo around the spot."
             }
         }
     }
@@ -103,6 +165,28 @@ pub struct QualityThresholds {
     pub min_brightness: f32,
     /// Above this mean grey level: [`QualityIssue::TooBright`].
     pub max_brightness: f32,
+    /// Outside this range of warmth: [`QualityIssue::ColourCast`].
+    #[serde(default = "unbounded_below")]
+    pub min_warmth: f32,
+    #[serde(default = "unbounded_above")]
+    pub max_warmth: f32,
+    /// Above this noise level: [`QualityIssue::Noisy`].
+    #[serde(default = "unbounded_above")]
+    pub max_noise: f32,
+    /// Below this shorter side, in pixels: [`QualityIssue::LowResolution`].
+    #[serde(default)]
+    pub min_side: f32,
+    /// Below this lesion area: [`QualityIssue::TooSmall`].
+    #[serde(default)]
+    pub min_lesion_area: f32,
+}
+
+fn unbounded_below() -> f32 {
+    f32::MIN
+}
+
+fn unbounded_above() -> f32 {
+    f32::MAX
 }
 
 impl QualityThresholds {
@@ -140,6 +224,11 @@ impl QualityThresholds {
         max_bright_clipped: 0.3,
         min_brightness: 55.0,
         max_brightness: 210.0,
+        min_warmth: f32::MIN,
+        max_warmth: f32::MAX,
+        max_noise: f32::MAX,
+        min_side: 0.0,
+        min_lesion_area: 0.0,
     };
 }
 
@@ -164,6 +253,10 @@ pub fn measure(image: &RgbImage) -> QualityMeasures {
             brightness: 0.0,
             dark_clipped: 0.0,
             bright_clipped: 0.0,
+            warmth: 0.0,
+            noise: 0.0,
+            lesion_area: 0.0,
+            side: 0.0,
         };
     }
     let grey: Vec<f32> = image.pixels().map(luma).collect();
@@ -195,13 +288,70 @@ pub fn measure(image: &RgbImage) -> QualityMeasures {
         (lap_sq / lap_n as f64 - m * m).max(0.0)
     };
 
+    let gains = preprocess::colour_constancy_gains(image, preprocess::COLOUR_CONSTANCY_P);
     QualityMeasures {
         sharpness: sharpness as f32,
         contrast: variance.sqrt() as f32,
         brightness: mean as f32,
         dark_clipped: dark as f32 / n as f32,
         bright_clipped: bright as f32 / n as f32,
+        // The gains undo the light, so the light is their inverse.
+        warmth: (gains[2] / gains[0]).ln(),
+        noise: noise_sigma(&grey, w, h),
+        lesion_area: lesion_area(&grey),
+        side: w.min(h) as f32,
     }
+}
+
+/// Immerkaer's fast noise estimate (1996): the mean absolute response to a
+/// mask that cancels smooth shading and edges to second order, scaled to a
+/// Gaussian noise's standard deviation.
+fn noise_sigma(grey: &[f32], w: usize, h: usize) -> f32 {
+    if w < 3 || h < 3 {
+        return 0.0;
+    }
+    let mut sum = 0.0f64;
+    for y in 1..h - 1 {
+        for x in 1..w - 1 {
+            let at = |dx: usize, dy: usize| grey[(y + dy - 1) * w + x + dx - 1];
+            let corners = at(0, 0) + at(2, 0) + at(0, 2) + at(2, 2);
+            let sides = at(1, 0) + at(0, 1) + at(2, 1) + at(1, 2);
+            sum += f64::from((corners - 2.0 * sides + 4.0 * at(1, 1)).abs());
+        }
+    }
+    let count = ((w - 2) * (h - 2)) as f64;
+    ((std::f64::consts::FRAC_PI_2).sqrt() * sum / (6.0 * count)) as f32
+}
+
+/// The share of pixels on the dark side of Otsu's threshold among those not
+/// clipped to black.
+fn lesion_area(grey: &[f32]) -> f32 {
+    let mut histogram = [0u32; 256];
+    for &g in grey.iter().filter(|&&g| g > DARK_CLIP) {
+        histogram[g.round().clamp(0.0, 255.0) as usize] += 1;
+    }
+    let total: u32 = histogram.iter().sum();
+    if total == 0 {
+        return 0.0;
+    }
+    let weighted: f64 = histogram.iter().enumerate().map(|(v, &c)| v as f64 * f64::from(c)).sum();
+    // Otsu: the threshold with the largest variance between the two sides.
+    let (mut below, mut below_sum, mut best, mut best_count) = (0u32, 0.0f64, -1.0f64, 0u32);
+    for (v, &c) in histogram.iter().enumerate() {
+        below += c;
+        below_sum += v as f64 * f64::from(c);
+        if below == 0 || below == total {
+            continue;
+        }
+        let (wb, wf) = (f64::from(below), f64::from(total - below));
+        let (mb, mf) = (below_sum / wb, (weighted - below_sum) / wf);
+        let between = wb * wf * (mb - mf) * (mb - mf);
+        if between > best {
+            best = between;
+            best_count = below;
+        }
+    }
+    best_count as f32 / grey.len() as f32
 }
 
 /// The issues `measures` show against `thresholds`, exposure first, then
@@ -219,11 +369,28 @@ pub fn issues(measures: &QualityMeasures, thresholds: &QualityThresholds) -> Vec
     {
         found.push(QualityIssue::TooBright);
     }
-    if found.is_empty() && measures.contrast < thresholds.min_contrast {
+    if measures.warmth < thresholds.min_warmth || measures.warmth > thresholds.max_warmth {
+        found.push(QualityIssue::ColourCast);
+    }
+    let exposed =
+        found.iter().any(|i| matches!(i, QualityIssue::TooDark | QualityIssue::TooBright));
+    if !exposed && measures.contrast < thresholds.min_contrast {
         found.push(QualityIssue::Flat);
     }
-    if found.is_empty() && measures.sharpness < thresholds.min_sharpness {
+    // Noise raises the Laplacian: a grainy photo is not also called sharp
+    // enough, and a sharp-looking grainy one is still grainy.
+    if measures.noise > thresholds.max_noise {
+        found.push(QualityIssue::Noisy);
+    }
+    let light_or_grain = found.iter().any(|i| *i != QualityIssue::ColourCast);
+    if !light_or_grain && measures.sharpness < thresholds.min_sharpness {
         found.push(QualityIssue::Blurred);
+    }
+    if measures.side < thresholds.min_side {
+        found.push(QualityIssue::LowResolution);
+    }
+    if !light_or_grain && measures.lesion_area < thresholds.min_lesion_area {
+        found.push(QualityIssue::TooSmall);
     }
     found
 }
@@ -233,11 +400,12 @@ pub fn assess(
     image: &RgbImage,
     thresholds: &QualityThresholds,
 ) -> (QualityMeasures, Vec<QualityIssue>) {
-    let measures = if image.width() == 0 || image.height() == 0 {
+    let mut measures = if image.width() == 0 || image.height() == 0 {
         measure(image)
     } else {
         measure(&preprocess::resize(image, ANALYSIS_SIZE, ANALYSIS_SIZE))
     };
+    measures.side = image.width().min(image.height()) as f32;
     let found = issues(&measures, thresholds);
     (measures, found)
 }
@@ -362,12 +530,7 @@ mod tests {
 
     #[test]
     fn every_issue_has_advice_and_serialises() {
-        for issue in [
-            QualityIssue::Blurred,
-            QualityIssue::TooDark,
-            QualityIssue::TooBright,
-            QualityIssue::Flat,
-        ] {
+        for issue in QualityIssue::ALL {
             assert!(issue.message().len() > 30 && issue.message().ends_with('.'));
             let json = serde_json::to_string(&issue).unwrap();
             assert_eq!(serde_json::from_str::<QualityIssue>(&json).unwrap(), issue);

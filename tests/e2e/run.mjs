@@ -330,6 +330,28 @@ async function runBackend(browser, origin, backend) {
   const retake = await page.$('[data-test=retake]');
   check(retake, `a blurred photo asks for a retake${retake ? ': "' + (await retake.textContent()).trim() + '"' : ''}`);
 
+  // Phone photos the model cannot judge: the retake request names the
+  // problem and what to do (each message differs from the one before).
+  for (const [file, said, what] of [
+    ['e2e/dim.jpg', 'too dark', 'a photo taken in a dim room'],
+    ['e2e/warm.jpg', 'strong colour', 'a photo under a warm lamp'],
+  ]) {
+    await giveFile(page, path.join(fixtures, file));
+    const text = await page
+      .waitForFunction(
+        (words) => {
+          const r = document.querySelector('[data-test=retake]');
+          const busy = document.querySelector('[data-test=busy], [data-test=waiting]');
+          return !busy && r && r.textContent.toLowerCase().includes(words) ? r.textContent.trim() : false;
+        },
+        said,
+        { timeout: 300_000 },
+      )
+      .then((h) => h.jsonValue())
+      .catch(() => null);
+    check(text, `${what} asks for a retake that says what to do${text ? ': "' + text + '"' : ''}`);
+  }
+
   previous = await page.textContent('[data-test=summary]');
   await giveFile(page, path.join(fixtures, 'e2e/stripes.png'));
   await waitForResult(page, previous, 300_000);

@@ -11,7 +11,9 @@ use model::classifier::Classifier;
 use model::familiarity::{self, Familiarity};
 use model::inference::{self, Looking};
 use model::preprocess;
+use model::quality::{self, QualityIssue, QualityMeasures, QualityThresholds};
 use model::tta::Tta;
+use rayon::prelude::*;
 
 use crate::data::Sample;
 use crate::progress;
@@ -34,6 +36,9 @@ pub struct ImageOutputs {
     pub logits: Vec<Vec<f32>>,
     /// Pooled backbone features, `[member][channel]`.
     pub features: Vec<Vec<f32>>,
+    /// The photo checks' measures and their reasons to retake the photo.
+    pub measures: QualityMeasures,
+    pub issues: Vec<QualityIssue>,
 }
 
 /// Every member's outputs for decoded photos.
@@ -43,8 +48,13 @@ pub fn photo_outputs(
     photos: &[RgbImage],
     device: &Device,
 ) -> Result<Vec<ImageOutputs>> {
-    let mut out: Vec<ImageOutputs> =
-        photos.iter().map(|_| ImageOutputs { logits: Vec::new(), features: Vec::new() }).collect();
+    let mut out: Vec<ImageOutputs> = photos
+        .par_iter()
+        .map(|photo| {
+            let (measures, issues) = quality::assess(photo, &QualityThresholds::DEFAULT);
+            ImageOutputs { logits: Vec::new(), features: Vec::new(), measures, issues }
+        })
+        .collect();
     for member in inference::run(members, looking, photos, device) {
         for (k, (logits, features)) in
             rows(member.logits)?.into_iter().zip(rows(member.pooled)?).enumerate()

@@ -5,6 +5,7 @@
 //! - `recipe`, `run_dir`: what a training run is and its folder on disk;
 //! - `train`: the training machinery (used by the `train` command only);
 //! - `infer`: running members over image files;
+//! - `degraded`: a split part's photos as the robustness benchmark spoils them;
 //! - `data`: datasets, splits and finding image files;
 //! - `metrics`, `plot`, `stats`: the figures and plots of the reports;
 //! - `backbone`, `bundle_dir`, `familiarity_fit`: the ImageNet backbone,
@@ -18,6 +19,7 @@ pub mod bundle_dir;
 pub mod commands;
 pub mod context;
 pub mod data;
+pub mod degraded;
 pub mod familiarity_fit;
 pub mod files;
 pub mod infer;
@@ -26,7 +28,7 @@ pub mod npy;
 pub mod plot;
 pub mod progress;
 pub mod recipe;
-pub mod rng;
+pub use model::rng;
 pub mod run_dir;
 pub mod stats;
 pub mod tensors;

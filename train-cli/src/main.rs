@@ -5,8 +5,8 @@ use std::process::ExitCode;
 use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use train_cli::commands::{
-    calibrate, evaluate, explain, export, familiarity, import_backbone, predict, quality, split,
-    sweep, train,
+    calibrate, degrade, evaluate, explain, export, familiarity, import_backbone, predict, quality,
+    robustness, split, sweep, train,
 };
 use train_cli::context::{Context, DeviceChoice};
 
@@ -43,6 +43,8 @@ enum Command {
     Predict(predict::Args),
     Explain(explain::Args),
     Quality(quality::Args),
+    Robustness(robustness::Args),
+    Degrade(degrade::Args),
     Familiarity(familiarity::Args),
 }
 
@@ -78,6 +80,8 @@ fn main() -> ExitCode {
         Command::Predict(args) => predict::run(args, &ctx),
         Command::Explain(args) => explain::run(args, &ctx),
         Command::Quality(args) => quality::run(args, &ctx),
+        Command::Robustness(args) => robustness::run(args, &ctx),
+        Command::Degrade(args) => degrade::run(args, &ctx),
         Command::Familiarity(args) => familiarity::run(args, &ctx),
     });
     match result {

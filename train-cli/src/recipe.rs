@@ -117,6 +117,17 @@ pub struct Recipe {
     /// Largest hue rotation, in degrees.
     #[arg(long, default_value_t = 10.0)]
     pub hue: f32,
+    /// Chance that a training view is spoilt the ways phone photos are
+    /// (`model::degrade`: the light's colour, exposure, distance, blur,
+    /// resolution, noise and JPEG, each drawn on its own); 0 for none.
+    #[arg(long, default_value_t = 0.5)]
+    #[serde(default)]
+    pub phone: f32,
+    /// Largest strength of those degradations (1 is the robustness
+    /// benchmark's "severe").
+    #[arg(long, default_value_t = 1.0)]
+    #[serde(default)]
+    pub phone_strength: f32,
     /// Augmented views per image drawn once and reused every epoch (the
     /// earlier recipe's cache); 0 draws every view afresh.
     #[arg(long, default_value_t = 0)]
@@ -183,6 +194,8 @@ impl Recipe {
         );
         check((0.0..1.0).contains(&self.colour_jitter), "--colour-jitter must be in [0, 1)");
         check((0.0..=180.0).contains(&self.hue), "--hue must be 0 to 180 degrees");
+        check((0.0..=1.0).contains(&self.phone), "--phone must be in [0, 1]");
+        check((0.0..=1.0).contains(&self.phone_strength), "--phone-strength must be in [0, 1]");
         check((0.0..1.0).contains(&self.label_smoothing), "--label-smoothing must be in [0, 1)");
         check(
             self.logit_adjust >= 0.0 && self.logit_adjust.is_finite(),

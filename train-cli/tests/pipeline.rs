@@ -176,6 +176,48 @@ fn split_train_resume_calibrate_export_predict() {
     }
     assert!(std::fs::read_to_string(&ood).unwrap().contains("| synthetic patterns |"));
 
+    // The robustness benchmark on the split's test part: every condition a
+    // row, the clean photos first, with a CSV, a JSON copy, every photo's
+    // outcome and the plot beside the report.
+    let report = dir.join("robust.md");
+    let out = ok(dermlens(&[
+        "robustness",
+        path(&split),
+        "--part",
+        "test",
+        "--model",
+        path(&bundle),
+        "--kinds",
+        "warm-light,dim,distance",
+        "--severities",
+        "moderate,severe",
+        "--out",
+        path(&report),
+    ])
+    .output()
+    .unwrap());
+    for row in
+        ["| none | - |", "| warm-light | moderate | light of 4033 K |", "| distance | severe |"]
+    {
+        assert!(out.contains(row), "{row} missing from {out}");
+    }
+    let markdown = std::fs::read_to_string(&report).unwrap();
+    assert!(markdown.contains("![Balanced accuracy against severity](robust-accuracy.svg)"));
+    let svg = std::fs::read_to_string(dir.join("robust-accuracy.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("warm-light"), "{svg}");
+    let table = std::fs::read_to_string(dir.join("robust.csv")).unwrap();
+    assert_eq!(table.lines().count(), 1 + 7, "a header and 7 conditions: {table}");
+    let photos = std::fs::read_to_string(dir.join("robust-photos.csv")).unwrap();
+    let test_photos =
+        std::fs::read_to_string(&split).unwrap().lines().filter(|l| l.ends_with(",test")).count();
+    assert_eq!(photos.lines().count(), 1 + 7 * test_photos, "one row per photo and condition");
+    // A wrong name is refused with the list of names.
+    let wrong = dermlens(&["robustness", path(&split), "--model", path(&bundle), "--kinds", "fog"])
+        .output()
+        .unwrap();
+    assert!(!wrong.status.success());
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("unknown degradation 'fog'"));
+
     // Predict a folder plus one unreadable file: rows for the rest, non-zero exit.
     let broken = dir.join("broken.jpg");
     std::fs::write(&broken, b"not a jpeg").unwrap();
@@ -197,7 +239,9 @@ fn split_train_resume_calibrate_export_predict() {
     let mut lines = csv.lines();
     assert_eq!(
         lines.next(),
-        Some("image,akiec,bcc,bkl,df,mel,nv,vasc,prediction,uncertain,not_a_lesion,status")
+        Some(
+            "image,akiec,bcc,bkl,df,mel,nv,vasc,prediction,uncertain,not_a_lesion,advice,retake,status"
+        )
     );
     let rows: Vec<&str> = lines.collect();
     assert_eq!(rows.len(), 36, "one row per input, the unreadable one too");
@@ -213,7 +257,13 @@ fn split_train_resume_calibrate_export_predict() {
     );
     for row in rows {
         let fields: Vec<&str> = row.split(',').collect();
-        assert_eq!(fields[11], "ok", "{row}");
+        assert_eq!(fields[13], "ok", "{row}");
+        assert!(
+            ["malignant_likely", "uncertain", "unfamiliar", "reassuring"].contains(&fields[11]),
+            "{row}"
+        );
+        // The fixtures are clean dermoscopy photos: no reason to retake them.
+        assert_eq!(fields[12], "", "{row}");
         assert!(fields[0].starts_with("ISIC_") && fields[0].ends_with(".jpg"), "{row}");
         let probs: Vec<f64> = fields[1..8].iter().map(|v| v.parse().unwrap()).collect();
         assert!((probs.iter().sum::<f64>() - 1.0).abs() < 1e-4, "{row}");

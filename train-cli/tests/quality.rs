@@ -34,20 +34,23 @@ fn quality_reports_percentiles_false_flags_and_detection() {
         "| dark |",
         "| overexposed |",
         "| flat |",
+        "| warm light |",
+        "| noise |",
         "### sharpness",
+        "### warmth",
         "p99.9",
     ] {
         assert!(text.contains(needle), "missing {needle}: {text}");
     }
     // Every fixture image passes, and the blunt degradations are all caught.
     assert!(text.contains("| **any** | 0 | 0.00% |"), "{text}");
-    for row in ["| blur |", "| dark |", "| overexposed |"] {
+    for row in ["| blur |", "| dark |", "| overexposed |", "| warm light |", "| distance |"] {
         let line = text.lines().find(|l| l.starts_with(row)).unwrap();
         assert!(line.contains("**100.00%**"), "{line}");
     }
     // One CSV row per image and variant.
     let csv = std::fs::read_to_string(&measures).unwrap();
-    assert_eq!(csv.lines().count(), 1 + 35 * 7);
+    assert_eq!(csv.lines().count(), 1 + 35 * 14);
 
     // --part needs a split.
     let refused = Command::new(env!("CARGO_BIN_EXE_dermlens"))

@@ -2,6 +2,7 @@
 //! `run(args, &context)`, in the order a workflow uses them.
 
 pub mod calibrate;
+pub mod degrade;
 pub mod evaluate;
 pub mod explain;
 pub mod export;
@@ -9,6 +10,7 @@ pub mod familiarity;
 pub mod import_backbone;
 pub mod predict;
 pub mod quality;
+pub mod robustness;
 pub mod split;
 pub mod sweep;
 pub mod train;

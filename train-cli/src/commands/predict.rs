@@ -8,8 +8,8 @@ use std::io::Write as _;
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
-use model::analysis;
 use model::inference::Looking;
+use model::{analysis, guidance};
 
 use crate::context::Context;
 use crate::data::images::{collect_images, print_unreadable};
@@ -17,7 +17,8 @@ use crate::files::AtomicFile;
 use crate::infer;
 
 /// Predict image files or folders into a CSV: image, one probability per
-/// class, prediction, flags and a status (ok, or why the image was not read).
+/// class, prediction, flags, the advice, the photo checks' reasons to
+/// retake it and a status (ok, or why the image was not read).
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Images, or folders searched recursively (links to folders are not followed).
@@ -48,11 +49,13 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
     let mut writer = csv::Writer::from_writer(out);
     let mut header = vec!["image".to_string()];
     header.extend(manifest.classes.iter().map(|c| c.code.clone()));
-    header.extend(["prediction", "uncertain", "not_a_lesion", "status"].map(String::from));
+    header.extend(
+        ["prediction", "uncertain", "not_a_lesion", "advice", "retake", "status"].map(String::from),
+    );
     writer.write_record(&header)?;
     let blank = |name: String, status: String| {
         let mut row = vec![name];
-        row.extend(std::iter::repeat_n(String::new(), manifest.classes.len() + 3));
+        row.extend(std::iter::repeat_n(String::new(), manifest.classes.len() + 5));
         row.push(status);
         row
     };
@@ -78,6 +81,10 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
                     row.push(manifest.classes[p.top].code.clone());
                     row.push(p.uncertain.to_string());
                     row.push(p.unfamiliar.to_string());
+                    let advice =
+                        guidance::assess(&p, &manifest.classes, Some(&manifest.thresholds));
+                    row.push(advice.advice.code().into());
+                    row.push(outputs.issues.iter().map(|i| i.code()).collect::<Vec<_>>().join(" "));
                     row.push("ok".into());
                     writer.write_record(&row)?;
                 }

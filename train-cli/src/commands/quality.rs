@@ -1,14 +1,17 @@
 //! `dermlens quality`: the image-quality measures over a collection, how
 //! often the default thresholds flag its (presumed good) images, and how
-//! often they catch the same images degraded in memory: blurred, darkened,
-//! over-exposed, washed out and flattened. This is how
+//! often they catch the same images degraded in memory: the robustness
+//! benchmark's phone-like degradations at their severe strength
+//! (`model::degrade`), washed out and flattened. With `dermlens
+//! robustness` (where the model's accuracy falls apart) this is how
 //! `QualityThresholds::DEFAULT` was chosen and how it can be re-checked.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
-use image::{Rgb, RgbImage, imageops};
+use image::{Rgb, RgbImage};
+use model::degrade::{Kind, Severity};
 use model::quality::{self, QualityIssue, QualityMeasures, QualityThresholds};
 
 use crate::context::Context;
@@ -34,19 +37,44 @@ pub struct Args {
     pub measures: Option<PathBuf>,
 }
 
-/// One way of spoiling a photo, and the issue it should raise.
-pub struct Degradation {
-    pub name: &'static str,
-    pub description: &'static str,
-    /// The issues that count as catching it.
-    pub expected: &'static [QualityIssue],
-    pub apply: fn(&RgbImage) -> RgbImage,
+/// How a degraded copy is made.
+#[derive(Debug, Clone, Copy)]
+pub enum How {
+    /// A phone photo's degradation, as the robustness benchmark makes it at
+    /// its "severe" severity (`model::degrade`).
+    Phone(Kind),
+    /// Towards white, hardly any clipping: 0.4 x + 0.6 x 255.
+    WashedOut,
+    /// Contrast reduced to 25% around each channel's mean.
+    Flat,
 }
 
-/// Gaussian sigma of the blur test, in pixels of the image as stored.
-pub const BLUR_SIGMA: f32 = 2.5;
-/// A milder blur, reported for information.
-pub const MILD_BLUR_SIGMA: f32 = 1.5;
+/// One way of spoiling a photo, and the issues that count as catching it.
+pub struct Degradation {
+    pub name: &'static str,
+    pub how: How,
+    pub expected: &'static [QualityIssue],
+}
+
+impl Degradation {
+    pub fn apply(&self, image: &RgbImage, seed: u64) -> RgbImage {
+        match self.how {
+            How::Phone(kind) => {
+                model::degrade::Degradation::at(kind, Severity::Severe).apply(image, seed)
+            }
+            How::WashedOut => map(image, |v| 0.4 * v + 0.6 * 255.0),
+            How::Flat => flatten(image),
+        }
+    }
+
+    pub fn description(&self) -> String {
+        match self.how {
+            How::Phone(kind) => format!("{} (severe)", kind.describe(Severity::Severe.strength())),
+            How::WashedOut => "0.4 x + 0.6 x 255 (towards white, hardly any clipping)".into(),
+            How::Flat => "contrast reduced to 25% around each channel's mean".into(),
+        }
+    }
+}
 
 fn map(image: &RgbImage, f: impl Fn(f32) -> f32) -> RgbImage {
     let mut out = image.clone();
@@ -76,47 +104,33 @@ fn flatten(image: &RgbImage) -> RgbImage {
     out
 }
 
-pub const DEGRADATIONS: [Degradation; 6] = [
+use QualityIssue::{Blurred, ColourCast, Flat, LowResolution, Noisy, TooBright, TooDark, TooSmall};
+
+pub const DEGRADATIONS: [Degradation; 13] = [
+    Degradation { name: "blur", how: How::Phone(Kind::Defocus), expected: &[Blurred] },
+    Degradation { name: "motion", how: How::Phone(Kind::Motion), expected: &[Blurred] },
+    Degradation { name: "dark", how: How::Phone(Kind::Dim), expected: &[TooDark] },
+    Degradation { name: "overexposed", how: How::Phone(Kind::Overexposed), expected: &[TooBright] },
+    Degradation { name: "warm light", how: How::Phone(Kind::WarmLight), expected: &[ColourCast] },
+    Degradation { name: "cool light", how: How::Phone(Kind::CoolLight), expected: &[ColourCast] },
+    Degradation { name: "noise", how: How::Phone(Kind::Noise), expected: &[Noisy] },
+    Degradation { name: "jpeg", how: How::Phone(Kind::Jpeg), expected: &[Blurred, Noisy] },
     Degradation {
-        name: "blur",
-        description: "Gaussian blur, sigma 2.5 px at the stored resolution",
-        expected: &[QualityIssue::Blurred],
-        apply: |i| imageops::blur(i, BLUR_SIGMA),
+        name: "low resolution",
+        how: How::Phone(Kind::LowResolution),
+        expected: &[Blurred, LowResolution],
     },
+    Degradation { name: "distance", how: How::Phone(Kind::Distance), expected: &[TooSmall] },
     Degradation {
-        name: "mild blur",
-        description: "Gaussian blur, sigma 1.5 px at the stored resolution (for information)",
-        expected: &[QualityIssue::Blurred],
-        apply: |i| imageops::blur(i, MILD_BLUR_SIGMA),
+        name: "combined",
+        how: How::Phone(Kind::Combined),
+        expected: &[TooDark, ColourCast, Noisy, Blurred, TooSmall],
     },
-    Degradation {
-        name: "dark",
-        description: "every channel x 0.25",
-        expected: &[QualityIssue::TooDark],
-        apply: |i| map(i, |v| v * 0.25),
-    },
-    Degradation {
-        name: "washed out",
-        description: "0.4 x + 0.6 x 255 (towards white, hardly any clipping); too bright or flat both count",
-        expected: &[QualityIssue::TooBright, QualityIssue::Flat],
-        apply: |i| map(i, |v| 0.4 * v + 0.6 * 255.0),
-    },
-    Degradation {
-        name: "overexposed",
-        description: "gain x 3, clipped at 255",
-        expected: &[QualityIssue::TooBright],
-        apply: |i| map(i, |v| v * 3.0),
-    },
-    Degradation {
-        name: "flat",
-        description: "contrast reduced to 25% around each channel's mean",
-        expected: &[QualityIssue::Flat],
-        apply: flatten,
-    },
+    Degradation { name: "washed out", how: How::WashedOut, expected: &[TooBright, Flat] },
+    Degradation { name: "flat", how: How::Flat, expected: &[Flat] },
 ];
 
-const ISSUES: [QualityIssue; 4] =
-    [QualityIssue::Blurred, QualityIssue::TooDark, QualityIssue::TooBright, QualityIssue::Flat];
+const ISSUES: [QualityIssue; 8] = QualityIssue::ALL;
 const PERCENTILES: [f64; 9] = [0.1, 1.0, 5.0, 25.0, 50.0, 75.0, 95.0, 99.0, 99.9];
 
 /// Measures and issues of one image and of each degradation of it.
@@ -124,7 +138,12 @@ type Row = Vec<(QualityMeasures, Vec<QualityIssue>)>;
 
 fn assess_all(image: &RgbImage, thresholds: &QualityThresholds) -> Row {
     let mut row = vec![quality::assess(image, thresholds)];
-    row.extend(DEGRADATIONS.iter().map(|d| quality::assess(&(d.apply)(image), thresholds)));
+    row.extend(
+        DEGRADATIONS
+            .iter()
+            .enumerate()
+            .map(|(k, d)| quality::assess(&d.apply(image, k as u64), thresholds)),
+    );
     row
 }
 
@@ -181,6 +200,9 @@ fn write_measures(path: &Path, rows: &[(PathBuf, Row)]) -> Result<()> {
         "brightness",
         "dark_clipped",
         "bright_clipped",
+        "warmth",
+        "noise",
+        "lesion_area",
         "issues",
     ])?;
     for (file, row) in rows {
@@ -194,6 +216,9 @@ fn write_measures(path: &Path, rows: &[(PathBuf, Row)]) -> Result<()> {
                 format!("{:.3}", m.brightness),
                 format!("{:.5}", m.dark_clipped),
                 format!("{:.5}", m.bright_clipped),
+                format!("{:.4}", m.warmth),
+                format!("{:.3}", m.noise),
+                format!("{:.4}", m.lesion_area),
                 issue_list(issues),
             ])?;
         }
@@ -235,13 +260,19 @@ pub fn report(
     let _ = writeln!(
         out,
         "Thresholds (`QualityThresholds::DEFAULT`): sharpness >= {}, contrast >= {}, brightness {}..{}, \
-        dark-clipped <= {}, bright-clipped <= {}.\n",
+        dark-clipped <= {}, bright-clipped <= {}, warmth {}..{}, noise <= {}, shorter side >= {} px, \
+        lesion area >= {}.\n",
         t.min_sharpness,
         t.min_contrast,
         t.min_brightness,
         t.max_brightness,
         t.max_dark_clipped,
-        t.max_bright_clipped
+        t.max_bright_clipped,
+        t.min_warmth,
+        t.max_warmth,
+        t.max_noise,
+        t.min_side,
+        t.min_lesion_area
     );
 
     // False flags on the images as they are.
@@ -262,9 +293,10 @@ pub fn report(
     );
     let _ = writeln!(
         out,
-        "| degradation | how | expected issue | detected | any flag | Blurred | TooDark | TooBright | Flat |"
+        "| degradation | how | expected issue | detected | any flag | {} |",
+        ISSUES.map(|i| format!("{i:?}")).join(" | ")
     );
-    let _ = writeln!(out, "|---|---|---|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(out, "|---|---|---|---:|---:|{}", "---:|".repeat(ISSUES.len()));
     for (d, degradation) in DEGRADATIONS.iter().enumerate() {
         let v = d + 1;
         let count =
@@ -277,7 +309,7 @@ pub fn report(
             out,
             "| {} | {} | {} | **{}** | {} | {} |",
             degradation.name,
-            degradation.description,
+            degradation.description(),
             degradation.expected.iter().map(|e| format!("{e:?}")).collect::<Vec<_>>().join(" or "),
             share(detected, n),
             share(flagged, n),
@@ -289,12 +321,15 @@ pub fn report(
     // Percentiles per measure and variant.
     let _ = writeln!(out, "## Measures (percentiles over the images)\n");
     type Measure = (&'static str, fn(&QualityMeasures) -> f32);
-    let measures: [Measure; 5] = [
+    let measures: [Measure; 8] = [
         ("sharpness (Laplacian variance)", |m| m.sharpness),
         ("contrast (grey std)", |m| m.contrast),
         ("brightness (grey mean)", |m| m.brightness),
         ("dark-clipped share", |m| m.dark_clipped),
         ("bright-clipped share", |m| m.bright_clipped),
+        ("warmth (ln R/B of the light)", |m| m.warmth),
+        ("noise (sigma)", |m| m.noise),
+        ("lesion area (share of the frame)", |m| m.lesion_area),
     ];
     let header: Vec<String> = PERCENTILES.iter().map(|p| format!("p{p}")).collect();
     for (name, get) in measures {

@@ -10,8 +10,11 @@ use anyhow::{Context as _, Result, bail};
 use serde::{Deserialize, Serialize};
 
 use super::train::{merge_config, train};
+use model::degrade::{Kind, Severity};
+
 use crate::context::Context;
 use crate::data::split::{self, Part};
+use crate::degraded::{self, Condition};
 use crate::infer::{looking_of_run, sample_outputs};
 use crate::metrics;
 use crate::recipe::Recipe;
@@ -41,6 +44,11 @@ pub struct Args {
     /// Seed of the random draw of trials.
     #[arg(long, default_value_t = 1)]
     pub draw_seed: u64,
+    /// Validation photos (a fixed share of each class) also scored spoilt
+    /// the ways phone photos are: every `model::degrade` kind at the
+    /// robustness benchmark's moderate severity (0: clean only).
+    #[arg(long, default_value_t = 300)]
+    pub degraded: usize,
     /// Sweep folder: a run folder per trial and the results table.
     #[arg(long)]
     pub out: PathBuf,
@@ -156,13 +164,27 @@ struct TrialResult {
     nevi_called_melanoma: f64,
     nll: f64,
     minutes: f64,
+    /// Over the degraded validation photos: the mean and the lowest
+    /// balanced accuracy of the kinds, and that kind.
+    #[serde(default)]
+    degraded_mean: Option<f64>,
+    #[serde(default)]
+    degraded_worst: Option<f64>,
+    #[serde(default)]
+    degraded_worst_kind: Option<String>,
 }
 
 const RESULT_FILE: &str = "sweep-result.json";
 
 /// Scores a trained trial: every member over the plain validation photos,
 /// averaged, without calibration.
-fn score(dir: &RunDir, name: &str, overrides: &str, ctx: &Context) -> Result<TrialResult> {
+fn score(
+    dir: &RunDir,
+    name: &str,
+    overrides: &str,
+    degraded: usize,
+    ctx: &Context,
+) -> Result<TrialResult> {
     let run = dir.load()?;
     let members = dir.load_members(&run, &ctx.device)?;
     let split = split::load(&run.options.split)?;
@@ -172,16 +194,11 @@ fn score(dir: &RunDir, name: &str, overrides: &str, ctx: &Context) -> Result<Tri
         &looking_of_run(&run, model::tta::Tta::None),
         &ctx.device,
     )?;
-    let probabilities: Vec<Vec<f32>> = (0..val.labels.len())
-        .map(|i| {
-            let per_member: Vec<Vec<f32>> =
-                val.sample_logits(i).iter().map(|l| model::calibration::softmax(l, 1.0)).collect();
-            (0..run.classes.len())
-                .map(|c| per_member.iter().map(|p| p[c]).sum::<f32>() / per_member.len() as f32)
-                .collect()
-        })
-        .collect();
+    let probabilities: Vec<Vec<f32>> =
+        (0..val.labels.len()).map(|i| mean_softmax(&val.sample_logits(i))).collect();
     let malignant: Vec<bool> = run.classes.iter().map(|c| c.malignant).collect();
+    let spoilt = degraded_scores(&members, &run, &split, degraded, ctx)?;
+    let worst = spoilt.iter().min_by(|a, b| a.1.total_cmp(&b.1));
     let m = metrics::compute(&probabilities, &val.labels, &malignant);
     let code = |c: &str| run.classes.iter().position(|k| k.code == c);
     let (mel, nv) = (code("mel"), code("nv"));
@@ -202,18 +219,64 @@ fn score(dir: &RunDir, name: &str, overrides: &str, ctx: &Context) -> Result<Tri
         nevi_called_melanoma: rate(nv, mel),
         nll: m.nll,
         minutes: run.seconds.iter().sum::<f64>() / 60.0,
+        degraded_mean: (!spoilt.is_empty())
+            .then(|| spoilt.iter().map(|(_, b)| b).sum::<f64>() / spoilt.len() as f64),
+        degraded_worst: worst.map(|w| w.1),
+        degraded_worst_kind: worst.map(|w| w.0.clone()),
     })
+}
+
+/// The members' mean uncalibrated probabilities.
+fn mean_softmax(member_logits: &[Vec<f32>]) -> Vec<f32> {
+    let per_member: Vec<Vec<f32>> =
+        member_logits.iter().map(|l| model::calibration::softmax(l, 1.0)).collect();
+    let classes = per_member.first().map_or(0, Vec::len);
+    (0..classes)
+        .map(|c| per_member.iter().map(|p| p[c]).sum::<f32>() / per_member.len() as f32)
+        .collect()
+}
+
+/// Balanced accuracy on `limit` validation photos spoilt by each kind at
+/// the benchmark's moderate severity (none when `limit` is 0).
+fn degraded_scores(
+    members: &[model::classifier::Classifier],
+    run: &crate::run_dir::Run,
+    split: &split::Split,
+    limit: usize,
+    ctx: &Context,
+) -> Result<Vec<(String, f64)>> {
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
+    let samples = degraded::sample(&split.part(Part::Val), &split.classes, limit);
+    let photos = degraded::decode(&samples)?;
+    let labels: Vec<usize> = samples.iter().map(|s| s.label).collect();
+    let malignant: Vec<bool> = run.classes.iter().map(|c| c.malignant).collect();
+    let looking = looking_of_run(run, model::tta::Tta::None);
+    let conditions = Condition::list(&Kind::ALL, &[Severity::Moderate]);
+    let bar = crate::progress::bar((conditions.len() * photos.len()) as u64, "degraded validation");
+    let mut out = Vec::new();
+    for condition in conditions.iter().skip(1) {
+        let outputs =
+            degraded::outputs(members, &looking, &photos, &samples, condition, &ctx.device, &bar)?;
+        let probabilities: Vec<Vec<f32>> =
+            outputs.iter().map(|o| mean_softmax(&o.logits)).collect();
+        let m = metrics::compute(&probabilities, &labels, &malignant);
+        out.push((condition.kind().to_string(), m.balanced_accuracy));
+    }
+    bar.finish_and_clear();
+    Ok(out)
 }
 
 fn table(results: &[TrialResult], pending: usize) -> String {
     let mut out = String::from(
-        "| trial | options | val balanced acc. | accuracy | macro F1 | mean AUC | mel recall | nevi called mel | NLL | minutes |\n\
-         |---|---|---|---|---|---|---|---|---|---|\n",
+        "| trial | options | val balanced acc. | accuracy | macro F1 | mean AUC | mel recall | nevi called mel | NLL | degraded: mean | degraded: worst | minutes |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for r in results {
         let _ = writeln!(
             out,
-            "| {} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.0} |",
+            "| {} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {} | {} | {:.0} |",
             r.trial,
             r.overrides,
             r.balanced_accuracy,
@@ -223,6 +286,11 @@ fn table(results: &[TrialResult], pending: usize) -> String {
             r.melanoma_recall,
             r.nevi_called_melanoma,
             r.nll,
+            r.degraded_mean.map_or("-".into(), |v| format!("{v:.3}")),
+            match (r.degraded_worst, &r.degraded_worst_kind) {
+                (Some(v), Some(k)) => format!("{v:.3} ({k})"),
+                _ => "-".into(),
+            },
             r.minutes
         );
     }
@@ -288,7 +356,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
             );
         }
         train(recipe, &dir, dir.run_file().exists(), Some(&cache), ctx)?;
-        let result = score(&dir, &name, &describe(overrides), ctx)?;
+        let result = score(&dir, &name, &describe(overrides), args.degraded, ctx)?;
         crate::files::write_atomic(
             &result_file,
             serde_json::to_string_pretty(&result)?.as_bytes(),
@@ -304,7 +372,9 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
 
 fn write_report(path: &Path, results: &[TrialResult], pending: usize) -> Result<()> {
     let text = format!(
-        "# Sweep\n\nValidation part, members averaged, no calibration, no test-time views.\n\n{}",
+        "# Sweep\n\nValidation part, members averaged, no calibration, no test-time views; \
+         \"degraded\": the balanced accuracy of each `model::degrade` kind at moderate severity on a \
+         fixed subset of the part (the mean over kinds, and the worst).\n\n{}",
         table(results, pending)
     );
     crate::files::write_atomic(path, text.as_bytes())?;

@@ -5,7 +5,10 @@
 mod confusion;
 mod curves;
 mod reliability;
+mod robustness;
 mod roc;
+
+pub use robustness::draw as robustness;
 
 use std::path::{Path, PathBuf};
 

@@ -1,11 +1,16 @@
-//! Training views drawn afresh from the decoded photo: a random crop of
-//! random area and aspect from the photo's frame (see `model::preprocess`
-//! for the geometry it mirrors), turned by any angle with reflected
-//! borders, flipped, and jittered in brightness, contrast, saturation and
-//! hue, sampled in one bilinear pass straight into the normalised input.
+//! Training views drawn afresh from the decoded photo: sometimes spoilt the
+//! ways a phone photo is (`model::degrade`, the definitions the robustness
+//! benchmark measures with), then a random crop of random area and aspect
+//! from the photo's frame (see `model::preprocess` for the geometry it
+//! mirrors), turned by any angle with reflected borders, flipped, and
+//! jittered in brightness, contrast, saturation and hue, sampled in one
+//! bilinear pass straight into the normalised input.
+
+use std::borrow::Cow;
 
 use image::RgbImage;
-use model::preprocess::{Geometry, Normalization};
+use model::degrade::{Degradation, Kind};
+use model::preprocess::{self, Geometry, Normalization, Preparation};
 
 use crate::rng::Rng;
 
@@ -22,7 +27,27 @@ pub struct Augment {
     pub colour: f32,
     /// Largest hue rotation, degrees.
     pub hue: f32,
+    /// Chance that a view is spoilt the ways a phone photo is.
+    pub phone: f32,
+    /// Largest strength of those degradations.
+    pub phone_strength: f32,
+    /// The photos were colour-corrected when loaded: a spoilt view is
+    /// corrected again, as `model::preprocess` corrects every photo in use.
+    pub colour_constancy: bool,
 }
+
+/// The ways a phone photo is spoilt, in the order they happen (the light,
+/// the distance, the lens, the exposure, the sensor, the app); a spoilt
+/// view draws each group with [`GROUP_CHANCE`], then one kind of it.
+const PHONE_GROUPS: [&[Kind]; 6] = [
+    &[Kind::WarmLight, Kind::CoolLight],
+    &[Kind::Distance],
+    &[Kind::Defocus, Kind::Motion, Kind::LowResolution],
+    &[Kind::Dim, Kind::Overexposed],
+    &[Kind::Noise],
+    &[Kind::Jpeg],
+];
+const GROUP_CHANCE: f32 = 0.4;
 
 /// Where a view's corners come from: the crop's centre, its two half-axes
 /// (already turned and flipped) in source pixels.
@@ -100,6 +125,46 @@ impl Augment {
         Colour { brightness, contrast, saturation, hue }
     }
 
+    /// The phone-like degradations of one view: none, or some of
+    /// [`PHONE_GROUPS`] at random strengths.
+    pub fn degradations(&self, rng: &mut Rng) -> Vec<Degradation> {
+        if self.phone <= 0.0 || rng.unit() >= self.phone {
+            return Vec::new();
+        }
+        let mut chosen = Vec::new();
+        for group in PHONE_GROUPS {
+            if rng.unit() < GROUP_CHANCE {
+                let kind = group[rng.below(group.len())];
+                chosen.push(Degradation::new(kind, rng.unit() * self.phone_strength));
+            }
+        }
+        chosen
+    }
+
+    /// `image` spoilt by `degradations` (and colour-corrected again if the
+    /// photos are), or `image` itself.
+    fn spoil<'a>(
+        &self,
+        image: &'a RgbImage,
+        degradations: &[Degradation],
+        seed: u64,
+    ) -> Cow<'a, RgbImage> {
+        if degradations.is_empty() {
+            return Cow::Borrowed(image);
+        }
+        let mut spoilt = model::degrade::apply_all(image, degradations, seed);
+        if self.colour_constancy {
+            let preparation = Preparation {
+                geometry: self.geometry,
+                normalization: Normalization::LITE,
+                colour_constancy: true,
+            };
+            let gains = preparation.gains(&spoilt);
+            preprocess::apply_gains(&mut spoilt, gains);
+        }
+        Cow::Owned(spoilt)
+    }
+
     /// One random view of `image` as a normalised `[3, size, size]` input.
     pub fn view(
         &self,
@@ -108,9 +173,14 @@ impl Augment {
         normalization: &Normalization,
         rng: &mut Rng,
     ) -> Vec<f32> {
+        let degradations = self.degradations(rng);
+        // Drawn only for a spoilt view: without degradations the views are
+        // those of the recipe before them.
+        let seed = if degradations.is_empty() { 0 } else { rng.next_u64() };
+        let image = self.spoil(image, &degradations, seed);
         let placement = self.placement(image.width(), image.height(), rng);
         let colour = self.colour(rng);
-        render(image, &placement, &colour, size, normalization)
+        render(&image, &placement, &colour, size, normalization)
     }
 }
 
@@ -215,6 +285,9 @@ mod tests {
             rotate: true,
             colour: 0.2,
             hue: 10.0,
+            phone: 0.0,
+            phone_strength: 1.0,
+            colour_constancy: false,
         }
     }
 
@@ -264,6 +337,34 @@ mod tests {
         assert_eq!(reflect(10.0, 10), 8.0);
         assert_eq!(reflect(3.5, 10), 3.5);
         assert_eq!(reflect(5.0, 1), 0.0);
+    }
+
+    #[test]
+    fn phone_degradations_come_as_often_as_asked_in_their_order() {
+        let mut rng = Rng::new(9);
+        let never = augment();
+        assert!((0..200).all(|_| never.degradations(&mut rng).is_empty()));
+        let half = Augment { phone: 0.5, phone_strength: 0.6, ..augment() };
+        let draws: Vec<Vec<Degradation>> = (0..4000).map(|_| half.degradations(&mut rng)).collect();
+        // A spoilt view draws no group with chance 0.6^6 = 4.7%.
+        let spoilt = draws.iter().filter(|d| !d.is_empty()).count() as f32 / 4000.0;
+        assert!((0.45..0.5).contains(&spoilt), "{spoilt}");
+        let group = |k: Kind| PHONE_GROUPS.iter().position(|g| g.contains(&k)).unwrap();
+        for d in &draws {
+            assert!(d.iter().all(|x| (0.0..=0.6).contains(&x.strength)));
+            assert!(d.windows(2).all(|w| group(w[0].kind) < group(w[1].kind)), "{d:?}");
+        }
+        for kind in PHONE_GROUPS.iter().flat_map(|g| g.iter()) {
+            assert!(draws.iter().flatten().any(|d| d.kind == *kind), "{kind} is drawn");
+        }
+        // A spoilt view is still a view of the right size and range.
+        let photo = pattern(40, 30);
+        let all = Augment { phone: 1.0, colour_constancy: true, ..augment() };
+        for _ in 0..20 {
+            let view = all.view(&photo, 24, &PLAIN, &mut rng);
+            assert_eq!(view.len(), 3 * 24 * 24);
+            assert!(view.iter().all(|v| (0.0..=255.0).contains(v)));
+        }
     }
 
     #[test]
