@@ -176,7 +176,7 @@ fn over_ev(s: f32) -> f32 {
 }
 /// 0..255, as seen at the reference side.
 fn noise_sigma(s: f32) -> f32 {
-    24.0 * s
+    12.0 * s
 }
 fn jpeg_quality(s: f32) -> u8 {
     (90.0 - 80.0 * s).round().clamp(1.0, 100.0) as u8

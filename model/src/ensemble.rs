@@ -15,11 +15,28 @@ pub struct Thresholds {
     pub min_confidence: f32,
     /// Above this familiarity distance (see [`crate::familiarity`]), the image does not look like a lesion.
     pub max_familiarity_distance: f32,
+    /// At or above this total probability of the malignant classes the
+    /// advice is to see a dermatologist: chosen on validation for a target
+    /// share of malignant lesions referred (bundles before it: 0.2).
+    #[serde(default = "default_referral")]
+    pub referral: f32,
+}
+
+/// The referral threshold of bundles that do not carry their own.
+pub const DEFAULT_REFERRAL: f32 = 0.2;
+
+fn default_referral() -> f32 {
+    DEFAULT_REFERRAL
 }
 
 impl Default for Thresholds {
     fn default() -> Self {
-        Self { min_agreement: 0.5, min_confidence: 0.0, max_familiarity_distance: f32::MAX }
+        Self {
+            min_agreement: 0.5,
+            min_confidence: 0.0,
+            max_familiarity_distance: f32::MAX,
+            referral: DEFAULT_REFERRAL,
+        }
     }
 }
 
@@ -44,6 +61,15 @@ pub struct Prediction {
     pub familiarity_distance: Option<f32>,
     pub uncertain: bool,
     pub unfamiliar: bool,
+}
+
+impl Prediction {
+    /// Whether every probability (the members' and the ensemble's) is a
+    /// number: a broken bundle gives NaN, which must never read as an answer.
+    pub fn is_finite(&self) -> bool {
+        self.probabilities.iter().chain(self.members.iter().flatten()).all(|v| v.is_finite())
+            && self.malignant.is_finite()
+    }
 }
 
 pub fn argmax(values: &[f32]) -> usize {
@@ -135,8 +161,11 @@ mod tests {
     #[test]
     fn soft_voting_agreement_and_risk() {
         let classes = LesionClass::list(&HAM10000);
-        let thresholds =
-            Thresholds { min_agreement: 0.75, min_confidence: 0.0, max_familiarity_distance: 3.0 };
+        let thresholds = Thresholds {
+            min_agreement: 0.75,
+            max_familiarity_distance: 3.0,
+            ..Thresholds::default()
+        };
         // Two members favour nv (index 5), one mel (index 4).
         let mut a = vec![0.0f32; 7];
         a[5] = 4.0;
@@ -164,8 +193,7 @@ mod tests {
     #[test]
     fn unfamiliar_features_flag_the_image() {
         let classes = LesionClass::list(&HAM10000);
-        let thresholds =
-            Thresholds { min_agreement: 0.5, min_confidence: 0.0, max_familiarity_distance: 3.0 };
+        let thresholds = Thresholds { max_familiarity_distance: 3.0, ..Thresholds::default() };
         let logits = vec![vec![1.0f32; 7]];
         assert!(
             combine(&logits, &Scaling::temperatures(vec![1.0]), &classes, &thresholds, Some(3.5))

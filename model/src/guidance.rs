@@ -14,9 +14,10 @@ use crate::classes::LesionClass;
 use crate::ensemble::{Prediction, Thresholds};
 
 /// At or above this total probability of the malignant classes, the advice
-/// is to see a dermatologist. Deliberately low: a missed melanoma costs far
-/// more than an unnecessary visit.
-pub const SEE_DOCTOR_RISK: f32 = 0.2;
+/// is to see a dermatologist, unless the bundle's thresholds carry their own
+/// (chosen on validation for a share of malignant lesions referred).
+/// Deliberately low: a missed melanoma costs far more than an unnecessary visit.
+pub const SEE_DOCTOR_RISK: f32 = crate::ensemble::DEFAULT_REFERRAL;
 
 /// Shown with every result (the English wording; the page has its own per language).
 pub const NOT_A_DIAGNOSIS: &str = "This is not a diagnosis. It compares your photo with a research dataset of dermatoscope images and can be wrong. If a spot is new, changing, itching or bleeding, see a doctor whatever this page says.";
@@ -92,7 +93,7 @@ impl fmt::Display for Summary {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Advice {
-    /// The malignant share is at least [`SEE_DOCTOR_RISK`]: see a dermatologist soon.
+    /// The malignant share is at least the referral threshold: see a dermatologist soon.
     MalignantLikely,
     /// The ensemble is unsure: have a dermatologist look.
     Uncertain,
@@ -217,7 +218,8 @@ pub fn assess(
         probability: Percent::of(top_p),
         malignant: Percent::of(prediction.malignant),
     };
-    let advice = if prediction.malignant >= SEE_DOCTOR_RISK {
+    let referral = thresholds.map_or(SEE_DOCTOR_RISK, |t| t.referral);
+    let advice = if prediction.malignant >= referral {
         Advice::MalignantLikely
     } else if prediction.uncertain {
         Advice::Uncertain
@@ -268,8 +270,12 @@ mod tests {
     use crate::classes::HAM10000;
     use crate::ensemble::{Scaling, combine};
 
-    const THRESHOLDS: Thresholds =
-        Thresholds { min_agreement: 0.5, min_confidence: 0.5, max_familiarity_distance: f32::MAX };
+    const THRESHOLDS: Thresholds = Thresholds {
+        min_agreement: 0.5,
+        min_confidence: 0.5,
+        max_familiarity_distance: f32::MAX,
+        referral: SEE_DOCTOR_RISK,
+    };
 
     fn predict_members(members: &[(usize, f32)]) -> Prediction {
         let classes = LesionClass::list(&HAM10000);

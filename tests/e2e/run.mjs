@@ -333,8 +333,8 @@ async function runBackend(browser, origin, backend) {
   // Phone photos the model cannot judge: the retake request names the
   // problem and what to do (each message differs from the one before).
   for (const [file, said, what] of [
-    ['e2e/dim.jpg', 'too dark', 'a photo taken in a dim room'],
-    ['e2e/warm.jpg', 'strong colour', 'a photo under a warm lamp'],
+    ['e2e/dim.png', 'too dark', 'a photo taken in a dim room'],
+    ['e2e/warm.png', 'strong colour', 'a photo under a warm lamp'],
   ]) {
     await giveFile(page, path.join(fixtures, file));
     const text = await page

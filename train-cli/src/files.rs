@@ -120,9 +120,29 @@ pub fn read_json<T: DeserializeOwned>(path: &Path, missing: impl FnOnce() -> Str
     serde_json::from_str(&text).with_context(|| format!("{} is damaged", path.display()))
 }
 
+/// `text` as a CSV cell a spreadsheet shows as text: a leading `=`, `+`,
+/// `-`, `@`, tab or carriage return would make it a formula, so such a
+/// cell starts with an apostrophe.
+pub fn spreadsheet_safe(text: &str) -> String {
+    match text.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{text}"),
+        _ => text.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cells_that_a_spreadsheet_would_run_are_quoted() {
+        assert_eq!(spreadsheet_safe("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(spreadsheet_safe("+1.jpg"), "'+1.jpg");
+        assert_eq!(spreadsheet_safe("-x"), "'-x");
+        assert_eq!(spreadsheet_safe("@cmd"), "'@cmd");
+        assert_eq!(spreadsheet_safe("ISIC_1.jpg"), "ISIC_1.jpg");
+        assert_eq!(spreadsheet_safe(""), "");
+    }
 
     #[test]
     fn writes_are_all_or_nothing_and_reads_are_capped() {

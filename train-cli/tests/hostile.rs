@@ -310,6 +310,16 @@ fn edited_bundles(dir: &Path, model: &Path, photo: &Path) {
             "out of range",
         ),
         (
+            "a referral threshold out of range",
+            copy("referral", &|m, _| m["thresholds"]["referral"] = 3.0.into()),
+            "out of range",
+        ),
+        (
+            "a class code twice",
+            copy("twice", &|m, _| m["classes"][1]["code"] = m["classes"][0]["code"].clone()),
+            "two classes have the same code",
+        ),
+        (
             "a negative temperature",
             copy("negative", &|m, _| m["members"][0]["temperature"] = (-1.0).into()),
             "out of range",

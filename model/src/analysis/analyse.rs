@@ -15,12 +15,17 @@ use crate::inference::{self, Looking};
 use crate::quality::{self, QualityThresholds};
 
 #[derive(Debug, thiserror::Error)]
-#[error("could not read a result from the device: {0}")]
-pub struct ReadError(String);
+pub enum AnalysisError {
+    #[error("could not read a result from the device: {0}")]
+    Read(String),
+    /// NaN or infinity came out: never shown as an answer.
+    #[error("the model's result is not a number (the bundle or the device is broken)")]
+    NotANumber,
+}
 
-async fn read<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, ReadError> {
-    let data = tensor.into_data_async().await.map_err(|e| ReadError(format!("{e:?}")))?;
-    data.try_into_vec::<f32>().map_err(|e| ReadError(format!("{e:?}")))
+async fn read<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, AnalysisError> {
+    let data = tensor.into_data_async().await.map_err(|e| AnalysisError::Read(format!("{e:?}")))?;
+    data.try_into_vec::<f32>().map_err(|e| AnalysisError::Read(format!("{e:?}")))
 }
 
 /// The bundle's calibrated ensemble prediction from every member's logits
@@ -46,7 +51,7 @@ pub async fn analyse(
     bundle: &LoadedBundle,
     photo: &RgbImage,
     device: &Device,
-) -> Result<Analysis, ReadError> {
+) -> Result<Analysis, AnalysisError> {
     let manifest = &bundle.manifest;
     let (measures, issues) = quality::assess(photo, &QualityThresholds::DEFAULT);
     let outputs =
@@ -71,6 +76,9 @@ pub async fn analyse(
         }
     }
     let prediction = predict(bundle, &member_logits, &member_features);
+    if !prediction.is_finite() {
+        return Err(AnalysisError::NotANumber);
+    }
     let cams = member_maps.iter().map(|maps| gradcam::mean_map(maps)).collect();
     let cam_region = manifest.geometry.region(photo.width(), photo.height());
     Ok(Analysis { prediction, quality: measures, issues, cams, cam_size, cam_region })

@@ -186,6 +186,10 @@ pub fn decode(bytes: &[u8], file: &str) -> Result<Decoded, BundleError> {
                     .collect()
             }
         };
+        // A weight that is not a number would turn every answer into NaN.
+        if values.iter().any(|v| !v.is_finite()) {
+            return Err(bad(&format!("{} holds a value that is not a finite number", e.name)));
+        }
         tensors.push(NamedTensor { name: e.name, shape: e.shape, values });
     }
     if at != bytes.len() {
@@ -258,6 +262,18 @@ mod tests {
         let mut longer = bytes.clone();
         longer.push(0);
         assert!(decode(&longer, "x").is_err());
+        // NaN or infinity in a weight, in any encoding, is refused by name.
+        for bad in [f32::NAN, f32::INFINITY] {
+            let mut t = sample();
+            t[1].values[1] = bad;
+            for encoding in [Encoding::F32, Encoding::F16, Encoding::Int8] {
+                let error = decode(&encode(&t, encoding, ""), "x").unwrap_err().to_string();
+                assert!(
+                    error.contains("a.bias holds a value that is not a finite number"),
+                    "{error}"
+                );
+            }
+        }
         let file = WeightFile {
             file: "m.bin".into(),
             sha256: sha256_hex(&bytes),

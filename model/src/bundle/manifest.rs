@@ -98,6 +98,11 @@ impl Manifest {
                 "it needs at least two classes and one member".into(),
             ));
         }
+        let codes: std::collections::HashSet<&str> =
+            manifest.classes.iter().map(|c| c.code.as_str()).collect();
+        if codes.len() != manifest.classes.len() {
+            return Err(BundleError::Manifest("two classes have the same code".into()));
+        }
         if manifest.members.iter().flat_map(|m| m.input).any(|side| side == 0 || side > MAX_INPUT) {
             return Err(BundleError::Manifest(format!(
                 "the input size must be 1 to {MAX_INPUT} pixels a side"
@@ -124,7 +129,7 @@ impl Manifest {
         let unit = |v: f32| (0.0..=1.0).contains(&v);
         // NaN fails every comparison, so it is caught here too.
         let positive = t.max_familiarity_distance > 0.0;
-        if !unit(t.min_agreement) || !unit(t.min_confidence) || !positive {
+        if !unit(t.min_agreement) || !unit(t.min_confidence) || !unit(t.referral) || !positive {
             return Err(BundleError::Manifest("a threshold is out of range".into()));
         }
         if manifest

@@ -41,6 +41,49 @@ pub struct Args {
     /// Principal directions the not-a-lesion statistics keep.
     #[arg(long, default_value_t = 32)]
     pub familiarity_rank: usize,
+    /// The share of validation's malignant lesions the page's advice must
+    /// send to a dermatologist: the referral threshold (on the total
+    /// malignant probability) is the highest that refers this many.
+    #[arg(long, default_value_t = 0.95)]
+    pub referral_sensitivity: f64,
+}
+
+/// The highest threshold on the malignant probability at which the advice
+/// (that threshold, an uncertain result or a photo unlike a lesion) refers
+/// at least `sensitivity` of the malignant lesions, and the share of benign
+/// ones it then refers. Ties are kept together, so the share is met or passed.
+pub fn referral_threshold(
+    predictions: &[ensemble::Prediction],
+    labels: &[usize],
+    malignant: &[bool],
+    sensitivity: f64,
+) -> (f32, f64) {
+    let is_malignant = |y: usize| malignant.get(y).copied().unwrap_or(false);
+    let flagged = |p: &ensemble::Prediction| p.uncertain || p.unfamiliar;
+    let total = labels.iter().filter(|&&y| is_malignant(y)).count();
+    // Malignant lesions referred anyway need no threshold; the rest, by
+    // malignant probability, highest first.
+    let mut rest: Vec<f32> = predictions
+        .iter()
+        .zip(labels)
+        .filter(|(p, y)| is_malignant(**y) && !flagged(p))
+        .map(|(p, _)| p.malignant)
+        .collect();
+    rest.sort_by(|a, b| b.total_cmp(a));
+    let needed = (sensitivity.clamp(0.0, 1.0) * total as f64).ceil() as usize;
+    let already = total - rest.len();
+    let threshold = match needed.checked_sub(already) {
+        None | Some(0) => 1.0,
+        Some(k) => rest.get(k - 1).copied().unwrap_or(0.0),
+    };
+    let benign: Vec<&ensemble::Prediction> = predictions
+        .iter()
+        .zip(labels)
+        .filter(|(_, y)| !is_malignant(**y))
+        .map(|(p, _)| p)
+        .collect();
+    let referred = benign.iter().filter(|p| flagged(p) || p.malignant >= threshold).count();
+    (threshold, referred as f64 / benign.len().max(1) as f64)
 }
 
 /// `--tta`.
@@ -71,8 +114,12 @@ pub fn operating_point(
     scaling: &Scaling,
     classes: &[model::classes::LesionClass],
 ) -> (f64, f64, f64) {
-    let unset =
-        Thresholds { min_agreement: 0.0, min_confidence: 0.0, max_familiarity_distance: f32::MAX };
+    let unset = Thresholds {
+        min_agreement: 0.0,
+        min_confidence: 0.0,
+        max_familiarity_distance: f32::MAX,
+        referral: 1.0,
+    };
     let mel = classes.iter().position(|c| c.code == "mel");
     let nv = classes.iter().position(|c| c.code == "nv");
     let mut confusion = vec![vec![0usize; classes.len()]; classes.len()];
@@ -193,8 +240,12 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
     let (recall, nevi, balanced) = operating_point(&val, &scaling, &run.classes);
 
     // Combine on validation to place the thresholds.
-    let unset =
-        Thresholds { min_agreement: 0.0, min_confidence: 0.0, max_familiarity_distance: f32::MAX };
+    let unset = Thresholds {
+        min_agreement: 0.0,
+        min_confidence: 0.0,
+        max_familiarity_distance: f32::MAX,
+        referral: 1.0,
+    };
     let predictions: Vec<ensemble::Prediction> = (0..labels.len())
         .map(|i| {
             ensemble::combine(
@@ -226,12 +277,23 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
             min_confidence = *confidence;
         }
     }
-    let thresholds = Thresholds {
+    let mut thresholds = Thresholds {
         // A majority of members must agree (always met by a single member).
         min_agreement: if members.len() > 1 { 0.5 + 0.5 / members.len() as f32 } else { 0.0 },
         min_confidence,
         max_familiarity_distance,
+        referral: 1.0,
     };
+    let malignant: Vec<bool> = run.classes.iter().map(|c| c.malignant).collect();
+    let decided: Vec<ensemble::Prediction> = (0..labels.len())
+        .map(|i| {
+            let d = val.distance(&familiarity, i);
+            ensemble::combine(&val.sample_logits(i), &scaling, &run.classes, &thresholds, d)
+        })
+        .collect();
+    let (referral, benign_referred) =
+        referral_threshold(&decided, labels, &malignant, args.referral_sensitivity);
+    thresholds.referral = referral;
     let calibration = Calibration { scaling, thresholds, tta, familiarity };
     dir.save_calibration(&calibration)?;
     for (m, t) in calibration.scaling.temperatures.iter().enumerate() {
@@ -246,6 +308,12 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
     let mut seen_distances: Vec<f32> =
         (0..seen.labels.len()).filter_map(|i| seen.distance(&calibration.familiarity, i)).collect();
     println!(
+        "referral: malignant probability >= {referral:.3} (or uncertain, or unlike a lesion) refers {:.0}% of \
+         validation's malignant lesions and {:.1}% of its benign ones",
+        100.0 * args.referral_sensitivity,
+        100.0 * benign_referred
+    );
+    println!(
         "thresholds: agreement >= {:.2}, confidence >= {:.3}, familiarity distance <= {:.3} (train images: median {:.3})",
         calibration.thresholds.min_agreement,
         calibration.thresholds.min_confidence,
@@ -253,4 +321,49 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
         quantile(&mut seen_distances, 0.5)
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prediction(malignant: f32, uncertain: bool) -> ensemble::Prediction {
+        ensemble::Prediction {
+            members: Vec::new(),
+            probabilities: vec![malignant, 1.0 - malignant],
+            top: usize::from(malignant < 0.5),
+            agreement: 1.0,
+            entropy: 0.0,
+            malignant,
+            energy: 0.0,
+            familiarity_distance: None,
+            uncertain,
+            unfamiliar: false,
+        }
+    }
+
+    #[test]
+    fn the_referral_threshold_refers_the_share_asked_for() {
+        // Classes: 0 malignant, 1 benign.
+        let malignant = [true, false];
+        let predictions = vec![
+            prediction(0.9, false),
+            prediction(0.5, false),
+            prediction(0.3, false),
+            prediction(0.05, true), // referred as uncertain whatever the threshold
+            prediction(0.02, false),
+            prediction(0.4, false),
+            prediction(0.1, false),
+            prediction(0.01, false),
+        ];
+        let labels = [0, 0, 0, 0, 0, 1, 1, 1];
+        // 4 of 5 malignant: the uncertain one and the three highest.
+        let (t, benign) = referral_threshold(&predictions, &labels, &malignant, 0.8);
+        assert_eq!(t, 0.3);
+        assert!((benign - 1.0 / 3.0).abs() < 1e-9, "the benign 0.4 is referred: {benign}");
+        // All five: down to the lowest malignant probability.
+        assert_eq!(referral_threshold(&predictions, &labels, &malignant, 1.0).0, 0.02);
+        // One of five is referred anyway.
+        assert_eq!(referral_threshold(&predictions, &labels, &malignant, 0.2).0, 1.0);
+    }
 }

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use anyhow::Result;
-use model::ensemble;
+use model::{ensemble, guidance};
 
 use crate::context::Context;
 use crate::data::split::{self, Part};
@@ -47,6 +47,51 @@ fn row(name: &str, part: Part, m: &Metrics, mel: Option<usize>) -> String {
         m.nll,
         m.ece
     )
+}
+
+/// How many lesions the page's advice sends to a dermatologist.
+#[derive(Debug, serde::Serialize)]
+struct Referral {
+    malignant: usize,
+    malignant_referred: usize,
+    benign: usize,
+    benign_referred: usize,
+    nevi: usize,
+    nevi_referred: usize,
+}
+
+impl Referral {
+    fn of(
+        predictions: &[ensemble::Prediction],
+        labels: &[usize],
+        classes: &[model::classes::LesionClass],
+        thresholds: &ensemble::Thresholds,
+    ) -> Self {
+        let mut r = Referral {
+            malignant: 0,
+            malignant_referred: 0,
+            benign: 0,
+            benign_referred: 0,
+            nevi: 0,
+            nevi_referred: 0,
+        };
+        for (p, &y) in predictions.iter().zip(labels) {
+            let referred = usize::from(guidance::assess(p, classes, Some(thresholds)).see_doctor);
+            let class = &classes[y];
+            if class.malignant {
+                r.malignant += 1;
+                r.malignant_referred += referred;
+            } else {
+                r.benign += 1;
+                r.benign_referred += referred;
+            }
+            if class.code == "nv" {
+                r.nevi += 1;
+                r.nevi_referred += referred;
+            }
+        }
+        r
+    }
 }
 
 const HEADER: &str = "| model | part | n | accuracy | balanced acc. | macro F1 | MCC | mean AUC | mel recall | malignant sens. | malignant spec. | malignant AUC | NLL | ECE |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|";
@@ -93,11 +138,13 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
         let metrics = metrics::compute(&probs, labels, &malignant);
         let flagged = predictions.iter().filter(|p| p.unfamiliar).count();
         let uncertain = predictions.iter().filter(|p| p.uncertain).count();
+        let referral = Referral::of(&predictions, labels, &run.classes, &calibration.thresholds);
         table.push(row("**ensemble**", part, &metrics, mel));
         json.insert(
             format!("{part}/flags"),
             serde_json::json!({ "n": labels.len(), "uncertain": uncertain, "not_a_lesion": flagged }),
         );
+        json.insert(format!("{part}/referral"), serde_json::to_value(&referral)?);
         writeln!(details, "\n### Ensemble on the {part} part\n")?;
         writeln!(
             details,
@@ -131,6 +178,18 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
             "\nMarked uncertain: {}. Marked as not looking like a lesion: {}.",
             share(uncertain, n),
             share(flagged, n)
+        )?;
+        writeln!(
+            details,
+            "\nSent to a dermatologist by the page's advice (malignant probability >= {:.3}, \
+             uncertain, or unlike a lesion): {} of the malignant lesions (sensitivity), {} of the \
+             benign ones, {} of the nevi; the ROC point (1 - specificity, sensitivity) is ({:.3}, {:.3}).",
+            calibration.thresholds.referral,
+            share(referral.malignant_referred, referral.malignant),
+            share(referral.benign_referred, referral.benign),
+            share(referral.nevi_referred, referral.nevi),
+            referral.benign_referred as f64 / referral.benign.max(1) as f64,
+            referral.malignant_referred as f64 / referral.malignant.max(1) as f64,
         )?;
         json.insert(format!("{part}/ensemble"), serde_json::to_value(&metrics)?);
     }

@@ -13,7 +13,7 @@ use model::{analysis, guidance};
 
 use crate::context::Context;
 use crate::data::images::{collect_images, print_unreadable};
-use crate::files::AtomicFile;
+use crate::files::{AtomicFile, spreadsheet_safe};
 use crate::infer;
 
 /// Predict image files or folders into a CSV: image, one probability per
@@ -48,7 +48,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
     }
     let mut writer = csv::Writer::from_writer(out);
     let mut header = vec!["image".to_string()];
-    header.extend(manifest.classes.iter().map(|c| c.code.clone()));
+    header.extend(manifest.classes.iter().map(|c| spreadsheet_safe(&c.code)));
     header.extend(
         ["prediction", "uncertain", "not_a_lesion", "advice", "retake", "status"].map(String::from),
     );
@@ -62,7 +62,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
     let mut failed: Vec<String> = Vec::new();
     for skipped in &walk.problems {
         writer.write_record(blank(
-            crate::data::images::display_name(&skipped.path),
+            spreadsheet_safe(&crate::data::images::display_name(&skipped.path)),
             skipped.why.clone(),
         ))?;
         failed.push(skipped.to_string());
@@ -73,12 +73,20 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
         let paths: Vec<PathBuf> = chunk.iter().map(|f| f.path.clone()).collect();
         let results = infer::outputs_for_files(&loaded.members, &paths, &looking, device)?;
         for (found, result) in chunk.iter().zip(results) {
+            // A result that is not a number is no answer: a row saying so.
+            let result = result.and_then(|outputs| {
+                let p = analysis::predict(&loaded, &outputs.logits, &outputs.features);
+                if p.is_finite() {
+                    Ok((outputs, p))
+                } else {
+                    Err("the model's result is not a number (the bundle is broken)".to_string())
+                }
+            });
             match result {
-                Ok(outputs) => {
-                    let p = analysis::predict(&loaded, &outputs.logits, &outputs.features);
-                    let mut row = vec![found.name.clone()];
+                Ok((outputs, p)) => {
+                    let mut row = vec![spreadsheet_safe(&found.name)];
                     row.extend(p.probabilities.iter().map(|v| format!("{v:.6}")));
-                    row.push(manifest.classes[p.top].code.clone());
+                    row.push(spreadsheet_safe(&manifest.classes[p.top].code));
                     row.push(p.uncertain.to_string());
                     row.push(p.unfamiliar.to_string());
                     let advice =
@@ -89,7 +97,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
                     writer.write_record(&row)?;
                 }
                 Err(reason) => {
-                    writer.write_record(blank(found.name.clone(), reason.clone()))?;
+                    writer.write_record(blank(spreadsheet_safe(&found.name), reason.clone()))?;
                     failed.push(format!("{}: {reason}", found.path.display()));
                 }
             }
