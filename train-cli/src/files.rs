@@ -120,6 +120,35 @@ pub fn read_json<T: DeserializeOwned>(path: &Path, missing: impl FnOnce() -> Str
     serde_json::from_str(&text).with_context(|| format!("{} is damaged", path.display()))
 }
 
+/// Files dermlens keeps in bundles and run folders, which no report, CSV or
+/// picture a command writes may replace.
+const KEPT: [&str; 6] =
+    ["manifest.json", "run.json", "calibration.json", "checkpoint.bin", "log.csv", "MODEL_CARD.md"];
+
+/// Refuses an output path that would destroy something: one of the
+/// command's `inputs` (the same file, by whatever path), or a file a
+/// dermlens bundle or run folder keeps. Called before any work.
+pub fn check_output(out: &Path, inputs: &[&Path]) -> Result<()> {
+    if let Ok(target) = fs::canonicalize(out) {
+        if inputs.iter().any(|i| fs::canonicalize(i).is_ok_and(|i| i == target)) {
+            bail!(
+                "{} is one of the inputs: refusing to overwrite it (choose another --out)",
+                out.display()
+            );
+        }
+        let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let in_bundle = out.extension().is_some_and(|e| e == "bin")
+            && parent(&target).join(model::bundle::MANIFEST).exists();
+        if KEPT.contains(&name.as_str()) || in_bundle {
+            bail!(
+                "{} belongs to a dermlens bundle or run folder: refusing to overwrite it (choose another --out)",
+                out.display()
+            );
+        }
+    }
+    Ok(())
+}
+
 /// `text` as a CSV cell a spreadsheet shows as text: a leading `=`, `+`,
 /// `-`, `@`, tab or carriage return would make it a formula, so such a
 /// cell starts with an apostrophe.
@@ -133,6 +162,30 @@ pub fn spreadsheet_safe(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn outputs_never_replace_inputs_or_a_bundle() {
+        let dir = std::env::temp_dir().join(format!("dermlens-outputs-{}", std::process::id()));
+        fs::create_dir_all(dir.join("sub")).unwrap();
+        let photo = dir.join("photo.jpg");
+        fs::write(&photo, b"jpeg").unwrap();
+        let other = dir.join("sub/../photo.jpg");
+        let error = check_output(&other, &[&photo]).unwrap_err().to_string();
+        assert!(error.contains("is one of the inputs"), "{error}");
+        assert!(check_output(&dir.join("new.csv"), &[&photo]).is_ok(), "a new file is fine");
+        assert!(check_output(&photo, &[]).is_ok(), "an old output may be replaced");
+        for kept in ["run.json", "manifest.json"] {
+            fs::write(dir.join(kept), b"{}").unwrap();
+            let error = check_output(&dir.join(kept), &[]).unwrap_err().to_string();
+            assert!(error.contains("belongs to a dermlens bundle or run folder"), "{error}");
+        }
+        fs::write(dir.join("member-0-abc.bin"), b"w").unwrap();
+        assert!(
+            check_output(&dir.join("member-0-abc.bin"), &[]).is_err(),
+            "weights beside a manifest"
+        );
+        fs::remove_dir_all(&dir).ok();
+    }
 
     #[test]
     fn cells_that_a_spreadsheet_would_run_are_quoted() {

@@ -264,6 +264,36 @@ fn hostile_photos_folders_and_bundles() {
     ]);
     assert!(String::from_utf8_lossy(&output.stderr).contains("nowhere.jpg does not exist"));
 
+    // An --out that is an input or part of the bundle is refused before any
+    // work, and the file is left as it was.
+    let photo = photos.join("a/tiny.png");
+    let before = std::fs::read(&photo).unwrap();
+    let manifest = model.join("manifest.json");
+    let manifest_before = std::fs::read(&manifest).unwrap();
+    for (command, out, expected) in [
+        ("predict", &photo, "is one of the inputs"),
+        ("explain", &photo, "is one of the inputs"),
+        ("predict", &manifest, "belongs to a dermlens bundle"),
+    ] {
+        let output =
+            dermlens(&[command, path(&photo), "--model", path(&model), "--out", path(out)]);
+        no_panic(&output);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success() && stderr.contains(expected), "{command}: {stderr}");
+    }
+    assert_eq!(std::fs::read(&photo).unwrap(), before, "the photo is untouched");
+    assert_eq!(std::fs::read(&manifest).unwrap(), manifest_before, "the bundle is untouched");
+
+    // A file name a spreadsheet would run as a formula is written as text.
+    let formula = dir.join("formula");
+    std::fs::create_dir_all(&formula).unwrap();
+    std::fs::copy(&photo, formula.join("=1+1.png")).unwrap();
+    let output =
+        dermlens(&["predict", path(&formula), "--model", path(&model), "--out", path(&csv)]);
+    no_panic(&output);
+    let text = std::fs::read_to_string(&csv).unwrap();
+    assert!(text.lines().nth(1).is_some_and(|row| row.starts_with("'=1+1.png,")), "{text}");
+
     edited_bundles(&dir, &model, &photos.join("a/tiny.png"));
     std::fs::remove_dir_all(dir).ok();
 }

@@ -73,6 +73,17 @@ fn split_train_resume_calibrate_export_predict() {
     let out = ok(dermlens(&["calibrate", path(&run)]).output().unwrap());
     assert!(out.contains("member 1: temperature"), "{out}");
     assert!(out.contains("familiarity distance <="), "{out}");
+    assert!(out.contains("referral: malignant probability >="), "{out}");
+    // A report named after the run's own file would replace its recipe.
+    let run_json = std::fs::read(run.join("run.json")).unwrap();
+    let refused =
+        dermlens(&["evaluate", path(&run), "--out", path(&run.join("run.md"))]).output().unwrap();
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr)
+            .contains("belongs to a dermlens bundle or run folder")
+    );
+    assert_eq!(std::fs::read(run.join("run.json")).unwrap(), run_json);
     let report = dir.join("evaluation.md");
     let out =
         ok(dermlens(&["evaluate", path(&run), "--parts", "val,test", "--out", path(&report)])
@@ -82,6 +93,7 @@ fn split_train_resume_calibrate_export_predict() {
     let text = std::fs::read_to_string(&report).unwrap();
     assert!(text.contains("Confusion matrix") && text.contains("| member 1 | val |"), "{text}");
     assert!(text.contains("Marked as not looking like a lesion:"), "{text}");
+    assert!(text.contains("Sent to a dermatologist by the page's advice"), "{text}");
     // Plots beside the report, named after it and linked relatively.
     let mut plots: Vec<String> = ["val", "test"]
         .iter()

@@ -34,6 +34,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args, _ctx: &Context) -> Result<()> {
+    crate::files::check_output(&args.out, &[&args.photo])?;
     let out = crate::files::AtomicFile::create(&args.out)?;
     let bytes = crate::files::read_limited(&args.photo, crate::files::MAX_PHOTO_BYTES)?;
     let photo = model::preprocess::decode(&bytes)

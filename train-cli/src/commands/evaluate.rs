@@ -98,6 +98,9 @@ const HEADER: &str = "| model | part | n | accuracy | balanced acc. | macro F1 |
 
 pub fn run(args: Args, ctx: &Context) -> Result<()> {
     let (run_dir, parts, out) = (&args.run, &args.parts, &args.out);
+    // The report and its JSON copy (`--out RUN/run.md` would name run.json).
+    crate::files::check_output(out, &[])?;
+    crate::files::check_output(&out.with_extension("json"), &[])?;
     let dir = RunDir::new(run_dir);
     let run = dir.load()?;
     let calibration = dir.load_calibration()?;

@@ -180,6 +180,9 @@ fn rate(flags: impl Iterator<Item = bool>) -> String {
 }
 
 pub fn run(options: Args, ctx: &Context) -> Result<()> {
+    let mut inputs = vec![options.lesions.as_path()];
+    inputs.extend(options.unrelated.iter().map(PathBuf::as_path));
+    crate::files::check_output(&options.out, &inputs)?;
     let device = &ctx.device;
     let bundle = crate::bundle_dir::load(&options.model, device)?;
     let manifest = &bundle.manifest;

@@ -56,6 +56,7 @@ fn check_checksum(path: &Path, bytes: &[u8], any: bool) -> Result<()> {
 }
 
 pub fn run(args: Args, ctx: &Context) -> Result<()> {
+    crate::files::check_output(&args.out, &[&args.pth])?;
     let bytes = crate::files::read_limited(&args.pth, 200_000_000)?;
     check_checksum(&args.pth, &bytes, args.any_checksum)?;
     let classifier = backbone::read_pth(&args.pth, &ctx.device)?;

@@ -37,6 +37,8 @@ const CHUNK: usize = 64;
 
 pub fn run(args: Args, ctx: &Context) -> Result<()> {
     // Where the rows go is checked before any work.
+    let inputs: Vec<&std::path::Path> = args.paths.iter().map(PathBuf::as_path).collect();
+    crate::files::check_output(&args.out, &inputs)?;
     let out = AtomicFile::create(&args.out)?;
     let device = &ctx.device;
     let loaded = crate::bundle_dir::load(&args.model, device)?;

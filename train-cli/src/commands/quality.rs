@@ -148,6 +148,11 @@ fn assess_all(image: &RgbImage, thresholds: &QualityThresholds) -> Row {
 }
 
 pub fn run(options: Args, _ctx: &Context) -> Result<()> {
+    let mut outputs = vec![options.out.as_path()];
+    outputs.extend(options.measures.as_deref());
+    for out in outputs {
+        crate::files::check_output(out, &[&options.input])?;
+    }
     let (files, what) = image_files(&options.input, options.part)?;
     if files.is_empty() {
         bail!("no images found in {}", options.input.display());

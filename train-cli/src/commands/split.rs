@@ -60,6 +60,7 @@ fn check_images(dataset: &mut data::Dataset, skip_bad: bool) -> Result<()> {
 }
 
 pub fn run(o: Args, _ctx: &Context) -> Result<()> {
+    crate::files::check_output(&o.out, &[&o.dataset])?;
     let mut dataset = data::load(&o.dataset, &o.images, o.skip_bad)?;
     check_images(&mut dataset, o.skip_bad)?;
     let split = split::split(&dataset, o.val, o.test, o.seed)?;

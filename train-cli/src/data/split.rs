@@ -269,6 +269,15 @@ pub fn load(path: &Path) -> Result<Split> {
         }
     }
     let split = Split { classes: classes.into_values().collect(), samples };
+    // A classifier needs two classes, and a class named twice would give
+    // two columns of one name in every report and CSV.
+    if split.classes.len() < 2 {
+        bail!("{} has only one class: a classifier needs at least two", path.display());
+    }
+    let mut names = std::collections::HashSet::new();
+    if let Some(twice) = split.classes.iter().find(|c| !names.insert(c.as_str())) {
+        bail!("{}: the class '{twice}' has two label numbers", path.display());
+    }
     for part in Part::ALL {
         let counts = class_counts(&split.part(part), split.classes.len());
         if let Some(c) = counts.iter().position(|&n| n == 0) {
@@ -388,6 +397,26 @@ mod tests {
         std::fs::write(&file, leaked).unwrap();
         let error = load(&file).unwrap_err().to_string();
         assert!(error.contains("more than one part"), "{error}");
+
+        // One class, or one class name under two labels, is refused.
+        let header = "image,path,class,label,group,part\n";
+        let rows = |classes: &[(&str, usize)]| -> String {
+            let mut out = header.to_string();
+            for (i, (name, label)) in classes.iter().enumerate() {
+                for (k, part) in ["train", "val", "test"].iter().enumerate() {
+                    out += &format!("im{i}{k},im{i}{k}.jpg,{name},{label},g{i}{k},{part}\n");
+                }
+            }
+            out
+        };
+        std::fs::write(&file, rows(&[("nv", 0)])).unwrap();
+        let error = load(&file).unwrap_err().to_string();
+        assert!(error.contains("only one class"), "{error}");
+        std::fs::write(&file, rows(&[("nv", 0), ("nv", 1)])).unwrap();
+        let error = load(&file).unwrap_err().to_string();
+        assert!(error.contains("the class 'nv' has two label numbers"), "{error}");
+        std::fs::write(&file, rows(&[("nv", 0), ("mel", 1)])).unwrap();
+        assert!(load(&file).is_ok());
         std::fs::remove_dir_all(dir).ok();
     }
 }

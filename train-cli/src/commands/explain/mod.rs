@@ -128,6 +128,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
     if !(0.0..=1.0).contains(&opacity) {
         bail!("--opacity must be between 0 and 1, not {opacity}");
     }
+    crate::files::check_output(out, &[image.as_path()])?;
     let device = &ctx.device;
     let loaded = crate::bundle_dir::load(&args.model, device)?;
     let bytes = crate::files::read_limited(image, crate::files::MAX_PHOTO_BYTES)?;

@@ -62,6 +62,9 @@ pub fn parse_severity(name: &str) -> Result<Severity, String> {
 }
 
 pub fn run(args: Args, ctx: &Context) -> Result<()> {
+    for file in report::files(&args.out) {
+        crate::files::check_output(&file, &[&args.split])?;
+    }
     let out = crate::files::AtomicFile::create(&args.out)?;
     let bundle = crate::bundle_dir::load(&args.model, &ctx.device)?;
     let split = split::load(&args.split)?;

@@ -27,6 +27,17 @@ fn percent(v: f64) -> String {
     if v.is_nan() { "-".into() } else { format!("{:.1}%", 100.0 * v) }
 }
 
+/// Every file the report writes: the Markdown, then its companions.
+pub fn files(out: &Path) -> [PathBuf; 5] {
+    [
+        out.to_path_buf(),
+        beside(out, ".csv"),
+        beside(out, ".json"),
+        beside(out, "-photos.csv"),
+        beside(out, "-accuracy.svg"),
+    ]
+}
+
 const HEADER: &str = "| degradation | severity | what | balanced acc. | change | mel recall | malignant referred | malignant referred or retake | nevi referred | uncertain | retake |\n|---|---|---|---|---|---|---|---|---|---|---|";
 
 /// The Markdown table of `results` (the first is the clean condition).
