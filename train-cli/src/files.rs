@@ -129,6 +129,9 @@ const KEPT: [&str; 6] =
 /// command's `inputs` (the same file, by whatever path), or a file a
 /// dermlens bundle or run folder keeps. Called before any work.
 pub fn check_output(out: &Path, inputs: &[&Path]) -> Result<()> {
+    if out.is_dir() {
+        bail!("{} is a folder, not a file", out.display());
+    }
     if let Ok(target) = fs::canonicalize(out) {
         if inputs.iter().any(|i| fs::canonicalize(i).is_ok_and(|i| i == target)) {
             bail!(
