@@ -18,7 +18,9 @@ pub struct Thresholds {
     /// At or above this total probability of the malignant classes the
     /// advice is to see a dermatologist: chosen on validation for a target
     /// share of malignant lesions referred (bundles before it: 0.2).
-    #[serde(default = "default_referral")]
+    // Left out at its default, so bundles made before it keep the binding
+    // (a hash of the manifest) their weight files carry.
+    #[serde(default = "default_referral", skip_serializing_if = "is_default_referral")]
     pub referral: f32,
 }
 
@@ -27,6 +29,10 @@ pub const DEFAULT_REFERRAL: f32 = 0.2;
 
 fn default_referral() -> f32 {
     DEFAULT_REFERRAL
+}
+
+fn is_default_referral(referral: &f32) -> bool {
+    *referral == DEFAULT_REFERRAL
 }
 
 impl Default for Thresholds {
@@ -156,6 +162,17 @@ pub fn combine(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn thresholds_without_a_referral_serialise_as_before_it_existed() {
+        let text = serde_json::to_string(&Thresholds::default()).unwrap();
+        assert!(!text.contains("referral"), "{text}");
+        let back: Thresholds = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.referral, DEFAULT_REFERRAL);
+        let own = Thresholds { referral: 0.07, ..Thresholds::default() };
+        let text = serde_json::to_string(&own).unwrap();
+        assert_eq!(serde_json::from_str::<Thresholds>(&text).unwrap(), own);
+    }
     use crate::classes::{HAM10000, LesionClass};
 
     #[test]

@@ -437,3 +437,19 @@ fn split_refuses_a_truncated_image() {
     assert!(!written.contains(&victim), "the truncated image stays out of the split");
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// The bundle the site ships loads and answers: a change of the manifest's
+/// format must keep the checksummed binding of bundles made before it.
+#[test]
+fn the_shipped_bundle_still_loads() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dir = std::env::temp_dir().join(format!("dermlens-shipped-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let csv = dir.join("shipped.csv");
+    let photo = root.join("tests/fixtures/ham10000/images/ISIC_0024370.jpg");
+    let model = root.join("public/model");
+    let output = dermlens(&["predict", path(&photo), "--model", path(&model), "--out", path(&csv)]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(std::fs::read_to_string(&csv).unwrap().lines().nth(1).unwrap().ends_with(",ok"));
+    std::fs::remove_dir_all(dir).ok();
+}
