@@ -75,6 +75,36 @@ pub struct QualityMeasures {
     pub side: f32,
 }
 
+impl QualityMeasures {
+    /// The measures' names, in the order of [`QualityMeasures::values`]
+    /// (the columns of the CLI's CSV files).
+    pub const NAMES: [&'static str; 9] = [
+        "sharpness",
+        "contrast",
+        "brightness",
+        "dark_clipped",
+        "bright_clipped",
+        "warmth",
+        "noise",
+        "lesion_area",
+        "side",
+    ];
+
+    pub fn values(&self) -> [f32; 9] {
+        [
+            self.sharpness,
+            self.contrast,
+            self.brightness,
+            self.dark_clipped,
+            self.bright_clipped,
+            self.warmth,
+            self.noise,
+            self.lesion_area,
+            self.side,
+        ]
+    }
+}
+
 /// A reason to retake a photo.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum QualityIssue {

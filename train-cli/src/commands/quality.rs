@@ -197,35 +197,17 @@ fn issue_list(issues: &[QualityIssue]) -> String {
 
 fn write_measures(path: &Path, rows: &[(PathBuf, Row)]) -> Result<()> {
     let mut writer = csv::Writer::from_writer(Vec::new());
-    writer.write_record([
-        "image",
-        "variant",
-        "sharpness",
-        "contrast",
-        "brightness",
-        "dark_clipped",
-        "bright_clipped",
-        "warmth",
-        "noise",
-        "lesion_area",
-        "issues",
-    ])?;
+    let mut header = vec!["image", "variant"];
+    header.extend(QualityMeasures::NAMES);
+    header.push("issues");
+    writer.write_record(&header)?;
     for (file, row) in rows {
         let image = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
         for (v, (m, issues)) in row.iter().enumerate() {
-            writer.write_record([
-                image.clone(),
-                variant_name(v).to_string(),
-                format!("{:.3}", m.sharpness),
-                format!("{:.3}", m.contrast),
-                format!("{:.3}", m.brightness),
-                format!("{:.5}", m.dark_clipped),
-                format!("{:.5}", m.bright_clipped),
-                format!("{:.4}", m.warmth),
-                format!("{:.3}", m.noise),
-                format!("{:.4}", m.lesion_area),
-                issue_list(issues),
-            ])?;
+            let mut record = vec![image.clone(), variant_name(v).to_string()];
+            record.extend(m.values().iter().map(|v| format!("{v:.5}")));
+            record.push(issue_list(issues));
+            writer.write_record(&record)?;
         }
     }
     let bytes = writer.into_inner().map_err(|e| anyhow::anyhow!("cannot encode the CSV: {e}"))?;

@@ -11,6 +11,7 @@ use anyhow::Result;
 use super::conditions::{Outcome, Tally};
 use crate::degraded::Condition;
 use model::classes::LesionClass;
+use model::quality::QualityMeasures;
 
 use crate::data::Sample;
 use crate::files::{AtomicFile, write_atomic};
@@ -112,7 +113,7 @@ pub fn write_photos(
     classes: &[LesionClass],
 ) -> Result<()> {
     let mut csv = csv::Writer::from_writer(Vec::new());
-    csv.write_record([
+    let mut header: Vec<&str> = vec![
         "image",
         "class",
         "degradation",
@@ -124,16 +125,9 @@ pub fn write_photos(
         "uncertain",
         "unfamiliar",
         "retake",
-        "sharpness",
-        "contrast",
-        "brightness",
-        "dark_clipped",
-        "bright_clipped",
-        "warmth",
-        "noise",
-        "lesion_area",
-        "side",
-    ])?;
+    ];
+    header.extend(QualityMeasures::NAMES);
+    csv.write_record(&header)?;
     for (condition, _, outcomes) in results {
         for ((sample, &label), o) in samples.iter().zip(labels).zip(outcomes) {
             let m = &o.measures;
@@ -146,7 +140,7 @@ pub fn write_photos(
                 .map(|(p, _)| p)
                 .sum();
             let code = |i: usize| classes.get(i).map_or("?", |c| c.code.as_str()).to_string();
-            csv.write_record([
+            let mut row = vec![
                 sample.image.clone(),
                 code(label),
                 condition.kind().into(),
@@ -158,16 +152,9 @@ pub fn write_photos(
                 o.uncertain.to_string(),
                 o.unfamiliar.to_string(),
                 retake.join(" "),
-                format!("{:.3}", m.sharpness),
-                format!("{:.3}", m.contrast),
-                format!("{:.3}", m.brightness),
-                format!("{:.4}", m.dark_clipped),
-                format!("{:.4}", m.bright_clipped),
-                format!("{:.4}", m.warmth),
-                format!("{:.3}", m.noise),
-                format!("{:.4}", m.lesion_area),
-                format!("{:.0}", m.side),
-            ])?;
+            ];
+            row.extend(m.values().iter().map(|v| format!("{v:.4}")));
+            csv.write_record(&row)?;
         }
     }
     write_atomic(&beside(path, "-photos.csv"), &csv.into_inner()?)?;
