@@ -135,7 +135,7 @@ impl Plots {
 
 /// A file name as a Markdown link target: characters that would end or
 /// split the target are percent-encoded.
-fn link(file: &str) -> String {
+pub fn link(file: &str) -> String {
     file.chars()
         .map(|c| match c {
             ' ' | '(' | ')' | '<' | '>' | '%' => format!("%{:02X}", c as u32),

@@ -68,7 +68,7 @@ pub fn table(results: &[Measured]) -> String {
 /// The report, its CSV and JSON copies and its plot; the Markdown is
 /// written through `out` (opened before any work).
 pub fn write(
-    out: AtomicFile,
+    mut out: AtomicFile,
     path: &Path,
     model: &Path,
     what: &str,
@@ -77,14 +77,14 @@ pub fn write(
     let table = table(results);
     println!("{table}");
     let tallies: Vec<&Tally> = results.iter().map(|(_, t, _)| t).collect();
-    let plot_file = beside(path, "-accuracy.svg");
+    let [_, csv_file, json_file, _, plot_file] = files(path);
     write_atomic(&plot_file, crate::plot::robustness(&tallies)?.as_bytes())?;
-    write_atomic(&beside(path, ".json"), serde_json::to_string_pretty(&tallies)?.as_bytes())?;
+    write_atomic(&json_file, serde_json::to_string_pretty(&tallies)?.as_bytes())?;
     let mut csv = csv::Writer::from_writer(Vec::new());
     for t in &tallies {
         csv.serialize(t)?;
     }
-    write_atomic(&beside(path, ".csv"), &csv.into_inner()?)?;
+    write_atomic(&csv_file, &csv.into_inner()?)?;
     let mut report = String::new();
     writeln!(report, "# Robustness of {}\n\nOn {what}.", model.display())?;
     writeln!(
@@ -95,8 +95,7 @@ pub fn write(
     )?;
     let plot_name =
         plot_file.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
-    writeln!(report, "![Balanced accuracy against severity]({})", plot_name.replace(' ', "%20"))?;
-    let mut out = out;
+    writeln!(report, "![Balanced accuracy against severity]({})", crate::plot::link(&plot_name))?;
     out.write_all(report.as_bytes())?;
     out.finish()?;
     println!("\nreport written to {}", path.display());
@@ -157,6 +156,7 @@ pub fn write_photos(
             csv.write_record(&row)?;
         }
     }
-    write_atomic(&beside(path, "-photos.csv"), &csv.into_inner()?)?;
+    let [.., photos_file, _] = files(path);
+    write_atomic(&photos_file, &csv.into_inner()?)?;
     Ok(())
 }
