@@ -50,4 +50,5 @@ log "the site: trunk build --release"
 trunk build --release
 
 log "end-to-end test in headless Chromium"
-node tests/e2e/run.mjs --dist dist --out "${CARGO_TARGET_DIR:-target}/e2e"
+node tests/e2e/run.mjs --dist dist --out "${CARGO_TARGET_DIR:-target}/e2e" \
+  --cli "${CARGO_TARGET_DIR:-target}/release/dermlens"

@@ -78,6 +78,8 @@ pub fn decode(bytes: &[u8]) -> Result<RgbImage, PreprocessError> {
     if bytes.is_empty() {
         return Err(PreprocessError::Empty);
     }
+    let stripped = without_png_profiles(bytes);
+    let bytes: &[u8] = &stripped;
     let mut reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| PreprocessError::Corrupt(e.to_string()))?;
@@ -133,6 +135,38 @@ fn check_dimensions(width: u32, height: u32) -> Result<(), PreprocessError> {
 /// The width and height an image file's header declares (no pixels decoded).
 fn header_dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
     ImageReader::new(Cursor::new(bytes)).with_guessed_format().ok()?.into_dimensions().ok()
+}
+
+const PNG_SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
+
+/// The PNG without its ICC profile chunks: the decoder inflates a profile
+/// eagerly (a 1 MB file can hold a 1 GiB one) and the pixels are used as
+/// stored, so the profile only ever cost memory. Other formats, and PNGs
+/// without a profile, are returned as they are; a damaged chunk list is
+/// left to the decoder to report.
+fn without_png_profiles(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if !bytes.starts_with(PNG_SIGNATURE) {
+        return bytes.into();
+    }
+    let mut chunks = Vec::new();
+    let mut at = PNG_SIGNATURE.len();
+    while let Some(header) = bytes.get(at..at + 8) {
+        let length = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
+        let end = at.saturating_add(12).saturating_add(length).min(bytes.len());
+        chunks.push((at..end, &header[4..8] == b"iCCP"));
+        at = end;
+    }
+    if !chunks.iter().any(|&(_, profile)| profile) {
+        return bytes.into();
+    }
+    let mut out = PNG_SIGNATURE.to_vec();
+    for (range, profile) in chunks {
+        if !profile {
+            out.extend_from_slice(&bytes[range]);
+        }
+    }
+    out.extend_from_slice(&bytes[at..]);
+    out.into()
 }
 
 fn format_name(format: ImageFormat) -> &'static str {

@@ -10,16 +10,20 @@
 // weights are downloaded once, a damaged cached weight file being replaced,
 // offline use and an update being offered. Then: the automatic backend,
 // German and English, a 390 px phone screen, dark mode, an accessibility
-// audit (axe-core) and a damaged model download. Prints sizes and timings;
-// saves screenshots.
+// audit (axe-core), a damaged model download and downloads larger than
+// the bundle declares. On both backends the page's probabilities are
+// compared with `dermlens predict` (--cli) on the same photos and bundle.
+// Prints sizes and timings; saves screenshots.
 //
-//   node run.mjs [--dist ../../dist] [--out ../../target/e2e] [--only webgpu|cpu]
+//   node run.mjs --cli ../../target/release/dermlens [--dist ../../dist]
+//                [--out ../../target/e2e] [--only webgpu|cpu]
 
 import { chromium } from 'playwright-core';
 import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
+import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
@@ -33,6 +37,11 @@ const option = (name, fallback) => {
 const dist = path.resolve(option('--dist', path.join(here, '../../dist')));
 const out = path.resolve(option('--out', path.join(here, '../../target/e2e')));
 const only = option('--only', null);
+const cli = option('--cli', null);
+// The page and the CLI run the same int8 bundle through the same code; what
+// may differ is the order of floating-point sums (WebGPU's shaders, wasm's
+// SIMD). One percentage point is far above that and far below a changed answer.
+const CLI_TOLERANCE = 0.01;
 const fixtures = path.join(here, '../fixtures');
 const BASE = '/dermlens/';
 const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
@@ -48,6 +57,7 @@ function check(condition, message) {
     console.log(`  FAIL ${message}`);
     failures.push(message);
   }
+  return !!condition;
 }
 
 const TYPES = {
@@ -208,6 +218,32 @@ async function waitForModel(page) {
 // Shown percents: whole, "under 1%" or "over 99%", never 0% or 100%.
 const PERCENT = /^(under 1%|over 99%|[1-9][0-9]?%)$/;
 
+// `dermlens predict`'s probabilities for `photo` with the site's bundle, by class code.
+function cliProbabilities(photo) {
+  if (!cli || !fs.existsSync(cli)) return null;
+  const csv = path.join(out, `cli-${path.basename(photo)}.csv`);
+  const run = spawnSync(cli, ['predict', photo, '--model', path.join(dist, 'model'), '--out', csv], { encoding: 'utf8' });
+  if (run.status !== 0) {
+    console.log(run.stderr);
+    return null;
+  }
+  const [header, row] = fs.readFileSync(csv, 'utf8').trim().split('\n').map((l) => l.split(','));
+  const codes = header.slice(1, header.indexOf('prediction'));
+  return Object.fromEntries(codes.map((c) => [c, parseFloat(row[header.indexOf(c)])]));
+}
+
+// The shown result equals the CLI's for the same photo.
+async function matchesCli(page, photo, backend) {
+  const shown = await page.$$eval('[data-test=class-row]', (els) =>
+    Object.fromEntries(els.map((e) => [e.dataset.code, parseFloat(e.querySelector('[data-test=probability]').dataset.value)])));
+  const expected = cliProbabilities(photo);
+  if (!check(expected, `dermlens predict answered for ${path.basename(photo)} (--cli ${cli})`)) return;
+  const codes = Object.keys(expected);
+  const worst = Math.max(...codes.map((c) => Math.abs((shown[c] ?? Infinity) - expected[c])));
+  check(codes.length === 7 && worst <= CLI_TOLERANCE,
+    `on ${backend}, ${path.basename(photo)}'s probabilities match dermlens predict's within ${CLI_TOLERANCE} (largest difference ${worst.toFixed(5)})`);
+}
+
 async function resultChecks(page) {
   const values = await page.$$eval('[data-test=probability]', (els) => els.map((e) => ({ text: e.textContent.trim(), p: parseFloat(e.dataset.value) })));
   const total = values.reduce((a, b) => a + b.p, 0);
@@ -296,6 +332,7 @@ async function runBackend(browser, origin, backend) {
   const timing = (await page.textContent('[data-test=timing]')).trim();
   console.log(`  time: page open to model ready ${loadMs} ms; early photo's result ${earlyResultMs} ms after; photo to result ${firstResultMs} ms (${timing})`);
   await resultChecks(page);
+  await matchesCli(page, nv, backend);
   check(!(await page.$('[data-test=not-a-lesion]')), 'a lesion photo is not called "not a lesion"');
   await provenanceChecks(page, origin);
 
@@ -362,9 +399,11 @@ async function runBackend(browser, origin, backend) {
   await page.waitForSelector('[data-test=error]', { timeout: 60_000 }).catch(() => {});
   const error = await page.$('[data-test=error]');
   check(error, `a corrupt file gives an error${error ? ': "' + (await error.textContent()).trim() + '"' : ''}`);
-  await giveFile(page, path.join(fixtures, 'ham10000/images/ISIC_0031709.jpg'));
+  const second = path.join(fixtures, 'ham10000/images/ISIC_0031709.jpg');
+  await giveFile(page, second);
   await waitForResult(page, null, 300_000);
   check(await page.$('[data-test=result]'), 'the page still works after the error');
+  await matchesCli(page, second, backend);
 
   if (backend === 'cpu') {
     await weightsOnce(page, requests);
@@ -510,6 +549,32 @@ async function historyChecks(page, requests) {
   await page.setInputFiles('[data-test=history-import]', exportFile);
   await page.waitForFunction(() => document.querySelectorAll('[data-test=history-entry]').length === 2, null, { timeout: 10_000 }).catch(() => {});
   check((await page.$$('[data-test=history-entry]')).length === 2, 'importing the export restores both results');
+  // An imported result whose id a stored one holds is added beside it, never over it.
+  const clash = { ...exported, entries: [{ ...exported.entries[0], spot: 'other arm', malignant: 0.5 }] };
+  const clashFile = path.join(out, 'history-clash.json');
+  fs.writeFileSync(clashFile, JSON.stringify(clash));
+  await page.setInputFiles('[data-test=history-import]', exportFile);
+  await page.setInputFiles('[data-test=history-import]', clashFile);
+  const stored = await page
+    .waitForFunction(async () => {
+      const db = await new Promise((ok, no) => { const r = indexedDB.open('dermlens-history'); r.onsuccess = () => ok(r.result); r.onerror = no; });
+      const all = await new Promise((ok, no) => { const r = db.transaction('entries').objectStore('entries').getAll(); r.onsuccess = () => ok(r.result); r.onerror = no; });
+      db.close();
+      return all.length === 3 ? all.map((e) => e.spot) : false;
+    }, null, { timeout: 10_000, polling: 200 })
+    .then((h) => h.jsonValue())
+    .catch(() => null);
+  check(stored && stored.filter((s) => s === SPOT).length === 2, `importing twice adds nothing, and a clashing id replaces nothing (${JSON.stringify(stored)})`);
+  // A file far too large for a history is refused before it is read.
+  const huge = path.join(out, 'history-huge.json');
+  fs.writeFileSync(huge, Buffer.alloc(101_000_000, 32));
+  await page.setInputFiles('[data-test=history-import]', huge);
+  const refusal = await page
+    .waitForFunction(() => { const n = document.querySelector('[data-test=history-notice]'); return n && /larger than/.test(n.textContent) ? n.textContent.trim() : false; }, null, { timeout: 30_000 })
+    .then((h) => h.jsonValue())
+    .catch(() => null);
+  check(refusal, `a 101 MB file is refused as a history${refusal ? ': "' + refusal + '"' : ''}`);
+  fs.rmSync(huge);
   await page.click('[data-test=history-delete]');
   await page.click('[data-test=history-delete-confirm]');
   await page.waitForSelector('[data-test=history-enable]');
@@ -732,6 +797,28 @@ async function truncatedModel(browser, origin) {
   await context.close();
 }
 
+// A server (or a proxy) sending more than the bundle declares: the worker
+// stops reading at the declared size instead of holding whatever comes.
+async function oversizedDownloads(browser, origin) {
+  for (const [pattern, grow, what] of [
+    [/\/model\/manifest\.json$/, (body) => Buffer.concat([body, Buffer.alloc(2_000_000, 32)]), 'a 2 MB manifest'],
+    [/\/model\/member-0-[0-9a-f]+\.bin$/, (body) => Buffer.concat([body, body]), 'a weight file twice its declared size'],
+  ]) {
+    const context = watchConsole(await browser.newContext({ serviceWorkers: 'block' }));
+    await context.route(pattern, async (route) => {
+      const response = await route.fetch();
+      await route.fulfill({ response, body: grow(await response.body()) });
+    });
+    const page = await context.newPage();
+    await page.goto(`${origin}${BASE}?backend=cpu`);
+    await waitForModel(page);
+    const error = await page.$('[data-test=model-error]');
+    const text = error ? (await error.textContent()).trim() : '';
+    check(/larger than/.test(text), `${what} is refused at its size${text ? ': "' + text + '"' : ''}`);
+    await context.close();
+  }
+}
+
 async function main() {
   if (!fs.existsSync(path.join(dist, 'index.html'))) {
     console.error(`no built site in ${dist}: run \`trunk build --release\` first`);
@@ -759,6 +846,7 @@ async function main() {
       await phone(browser, origin);
       await darkAndAudit(browser, origin);
       await truncatedModel(browser, origin);
+      await oversizedDownloads(browser, origin);
     }
   } finally {
     await browser.close();

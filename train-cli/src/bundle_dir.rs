@@ -6,11 +6,9 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use burn::tensor::Device;
-use model::bundle::{self, LoadedBundle, MANIFEST, Manifest};
+use model::bundle::{self, LoadedBundle, MANIFEST, MAX_MANIFEST_BYTES, Manifest};
 
 use crate::files::read_limited;
-
-const MAX_MANIFEST_BYTES: u64 = 1_000_000;
 
 pub fn load(dir: &Path, device: &Device) -> Result<LoadedBundle> {
     let manifest_path = dir.join(MANIFEST);

@@ -4,10 +4,14 @@
 use std::fs;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, Result, bail};
 use serde::de::DeserializeOwned;
+
+/// Why a path that is not a regular file is not read.
+pub const NOT_A_FILE: &str = "not a regular file (a FIFO, socket or device): not read";
 
 /// Largest photo read (as the web app): no phone photo comes near it.
 pub const MAX_PHOTO_BYTES: u64 = 60_000_000;
@@ -16,6 +20,11 @@ pub const MAX_PHOTO_BYTES: u64 = 60_000_000;
 /// device) is an error found after reading `max + 1` bytes, not after
 /// exhausting memory.
 pub fn read_limited(path: &Path, max: u64) -> Result<Vec<u8>> {
+    // Opening a FIFO blocks until someone writes to it; a device may never end.
+    let meta = fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if !meta.is_file() {
+        bail!("{} is {NOT_A_FILE}", path.display());
+    }
     let file = fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut bytes = Vec::new();
     file.take(max + 1)
@@ -30,6 +39,31 @@ pub fn read_limited(path: &Path, max: u64) -> Result<Vec<u8>> {
         bail!("{} is larger than {limit}", path.display());
     }
     Ok(bytes)
+}
+
+/// Files to remove if the process is stopped (SIGTERM, Ctrl-C) before it
+/// finishes them: unfinished writes and a run folder's lock.
+static UNFINISHED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+fn unfinished() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+    UNFINISHED.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Marks `path` for removal should the process be stopped.
+pub fn remove_if_stopped(path: &Path) {
+    unfinished().push(path.to_path_buf());
+}
+
+/// `path` is finished (or gone): a stop leaves it alone.
+pub fn keep_if_stopped(path: &Path) {
+    unfinished().retain(|p| p != path);
+}
+
+/// Removes every file still marked: called when the process is stopped.
+pub fn remove_unfinished() {
+    for path in unfinished().drain(..) {
+        let _ = fs::remove_file(path);
+    }
 }
 
 /// A temporary sibling name no other writer (thread or process) uses.
@@ -73,8 +107,10 @@ impl AtomicFile {
             bail!("{} is a folder, not a file", target.display());
         }
         let temporary = temporary(target);
+        remove_if_stopped(&temporary);
         let file = fs::File::create(&temporary)
-            .with_context(|| format!("cannot write {}", target.display()))?;
+            .with_context(|| format!("cannot write {}", target.display()));
+        let file = file.inspect_err(|_| keep_if_stopped(&temporary))?;
         Ok(Self { target: target.to_path_buf(), temporary, file: Some(file) })
     }
 
@@ -82,6 +118,10 @@ impl AtomicFile {
     pub fn finish(mut self) -> Result<()> {
         let file = self.file.take().context("internal: the file was finished twice")?;
         let result = file.sync_all().and_then(|_| fs::rename(&self.temporary, &self.target));
+        if result.is_err() {
+            let _ = fs::remove_file(&self.temporary);
+        }
+        keep_if_stopped(&self.temporary);
         result.with_context(|| format!("cannot write {}", self.target.display()))?;
         sync_dir(parent(&self.target));
         Ok(())
@@ -102,6 +142,7 @@ impl Drop for AtomicFile {
     fn drop(&mut self) {
         if self.file.take().is_some() {
             let _ = fs::remove_file(&self.temporary);
+            keep_if_stopped(&self.temporary);
         }
     }
 }

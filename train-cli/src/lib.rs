@@ -32,4 +32,5 @@ pub use model::rng;
 pub mod run_dir;
 pub mod stats;
 pub mod tensors;
+pub mod termination;
 pub mod train;

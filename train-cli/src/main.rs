@@ -58,6 +58,7 @@ fn given(matches: &clap::ArgMatches) -> Vec<String> {
 }
 
 fn main() -> ExitCode {
+    train_cli::termination::clean_up_when_stopped();
     train_cli::allocator::keep_freed_memory();
     let matches = Cli::command().get_matches();
     let mut cli = match Cli::from_arg_matches(&matches) {

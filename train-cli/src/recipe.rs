@@ -152,6 +152,29 @@ pub struct Recipe {
 }
 
 impl Recipe {
+    /// A checksum of every choice: two recipes train the same run only if it matches.
+    pub fn fingerprint(&self) -> String {
+        let text = serde_json::to_string(self).unwrap_or_default();
+        model::bundle::sha256_hex(text.as_bytes())[..16].to_string()
+    }
+
+    /// The options named in `given` whose value in `other` differs from
+    /// this recipe's, as `--name other (this run: ours)`.
+    pub fn differences(&self, other: &Self, given: &[String]) -> Vec<String> {
+        let (Ok(serde_json::Value::Object(ours)), Ok(serde_json::Value::Object(theirs))) =
+            (serde_json::to_value(self), serde_json::to_value(other))
+        else {
+            return Vec::new();
+        };
+        given
+            .iter()
+            .filter_map(|name| {
+                let (a, b) = (ours.get(name)?, theirs.get(name)?);
+                (a != b).then(|| format!("--{} {b} (the run has {a})", name.replace('_', "-")))
+            })
+            .collect()
+    }
+
     /// Member `m`'s input side.
     pub fn input(&self, m: usize) -> u32 {
         self.inputs[m % self.inputs.len().max(1)]

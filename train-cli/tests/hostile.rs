@@ -175,6 +175,7 @@ fn hostile_photos_folders_and_bundles() {
     let dir = std::env::temp_dir().join(format!("dermlens-hostile-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let model = bundle(&dir);
+    export_replaces_only_a_bundle(&dir, &model);
 
     // The corpus through predict, each file on its own line of the CSV.
     let photos = dir.join("photos");
@@ -296,6 +297,30 @@ fn hostile_photos_folders_and_bundles() {
 
     edited_bundles(&dir, &model, &photos.join("a/tiny.png"));
     std::fs::remove_dir_all(dir).ok();
+}
+
+/// `export --out` into a folder of the user's is refused with every file
+/// left as it was; over an earlier bundle it is fine, and keeps what else
+/// the folder holds.
+fn export_replaces_only_a_bundle(dir: &Path, model: &Path) {
+    let run = dir.join("run");
+    let mine = dir.join("mine");
+    std::fs::create_dir_all(&mine).unwrap();
+    std::fs::write(mine.join("member-0-notes.bin"), b"mine").unwrap();
+    std::fs::write(mine.join("notes.txt"), b"mine").unwrap();
+    let output = dermlens(&["export", path(&run), "--out", path(&mine)]);
+    no_panic(&output);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success() && stderr.contains("no dermlens bundle"), "{stderr}");
+    assert_eq!(std::fs::read(mine.join("member-0-notes.bin")).unwrap(), b"mine");
+    assert_eq!(std::fs::read_dir(&mine).unwrap().count(), 2, "nothing added or removed");
+
+    let notes = model.join("NOTES.txt");
+    std::fs::write(&notes, b"mine").unwrap();
+    let output = dermlens(&["export", path(&run), "--out", path(model)]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(std::fs::read(&notes).unwrap(), b"mine", "the user's file stays");
+    std::fs::remove_file(notes).unwrap();
 }
 
 /// Bundles changed after export are refused with the reason, never used.
@@ -451,5 +476,285 @@ fn the_shipped_bundle_still_loads() {
     let output = dermlens(&["predict", path(&photo), "--model", path(&model), "--out", path(&csv)]);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     assert!(std::fs::read_to_string(&csv).unwrap().lines().nth(1).unwrap().ends_with(",ok"));
+    std::fs::remove_dir_all(dir).ok();
+}
+
+/// Runs `command` with its output in files under `dir`, failing the test
+/// (not hanging it) if it takes longer than `seconds`.
+fn finished_within(mut command: std::process::Command, dir: &Path, seconds: u64) -> Output {
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let (out, err) = (dir.join(format!("stdout-{n}")), dir.join(format!("stderr-{n}")));
+    command.stdout(std::fs::File::create(&out).unwrap());
+    command.stderr(std::fs::File::create(&err).unwrap());
+    let mut child = command.spawn().unwrap();
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed().as_secs() > seconds {
+            child.kill().ok();
+            panic!("still running after {seconds} s: {command:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    Output { status, stdout: std::fs::read(out).unwrap(), stderr: std::fs::read(err).unwrap() }
+}
+
+fn fresh_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("dermlens-{name}-{}", std::process::id()));
+    std::fs::remove_dir_all(&dir).ok();
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn shipped_model() -> PathBuf {
+    root().join("public/model")
+}
+
+fn fixture_photo() -> PathBuf {
+    root().join("tests/fixtures/ham10000/images/ISIC_0024370.jpg")
+}
+
+/// A FIFO blocks whoever opens it until someone writes; a device never
+/// ends. Given as a photo, found in a folder, or as a bundle's manifest,
+/// each is refused at once with its name, and is a row of the CSV.
+#[cfg(unix)]
+#[test]
+fn fifos_and_devices_are_never_opened() {
+    let dir = fresh_dir("fifo");
+    let photos = dir.join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    std::fs::copy(fixture_photo(), photos.join("real.jpg")).unwrap();
+    let fifo = photos.join("pipe.jpg");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    std::os::unix::fs::symlink("/dev/zero", photos.join("zero.png")).unwrap();
+    let csv = dir.join("out.csv");
+    let model = shipped_model();
+    for input in [&photos, &fifo] {
+        let output = finished_within(
+            dermlens_command(&[
+                "predict",
+                path(input),
+                "--model",
+                path(&model),
+                "--out",
+                path(&csv),
+            ]),
+            &dir,
+            120,
+        );
+        no_panic(&output);
+        assert!(!output.status.success(), "a skipped input shows in the exit code");
+        let text = std::fs::read_to_string(&csv).unwrap();
+        let pipe = text.lines().find(|r| r.contains("pipe.jpg")).unwrap_or_default();
+        assert!(pipe.contains("not a regular file"), "{text}");
+        if input == &photos {
+            let zero = text.lines().find(|r| r.contains("zero.png")).unwrap_or_default();
+            assert!(zero.contains("not a regular file"), "{text}");
+            assert!(text.lines().any(|r| r.starts_with("real.jpg,") && r.ends_with(",ok")));
+        }
+    }
+    // A bundle whose manifest is a FIFO.
+    let bundle = dir.join("bundle");
+    std::fs::create_dir_all(&bundle).unwrap();
+    for entry in std::fs::read_dir(&model).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_name() != "manifest.json" {
+            std::fs::copy(entry.path(), bundle.join(entry.file_name())).unwrap();
+        }
+    }
+    let manifest = bundle.join("manifest.json");
+    assert!(std::process::Command::new("mkfifo").arg(&manifest).status().unwrap().success());
+    let photo = fixture_photo();
+    let output = finished_within(
+        dermlens_command(&["predict", path(&photo), "--model", path(&bundle), "--out", path(&csv)]),
+        &dir,
+        120,
+    );
+    no_panic(&output);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success() && stderr.contains("not a regular file"), "{stderr}");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+/// A command stopped by SIGTERM (or Ctrl-C) leaves no half-written file:
+/// the predictions CSV being written when it stops is removed.
+#[cfg(unix)]
+#[test]
+fn a_stopped_command_leaves_no_partial_files() {
+    let dir = fresh_dir("sigterm");
+    let photos = dir.join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    for i in 0..400 {
+        std::fs::copy(fixture_photo(), photos.join(format!("{i:03}.jpg"))).unwrap();
+    }
+    let out = dir.join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let csv = out.join("predictions.csv");
+    let mut child = dermlens_command(&[
+        "predict",
+        path(&photos),
+        "--model",
+        path(&shipped_model()),
+        "--out",
+        path(&csv),
+    ])
+    .stderr(std::process::Stdio::null())
+    .spawn()
+    .unwrap();
+    let partial = || std::fs::read_dir(&out).unwrap().count() > 0;
+    let started = std::time::Instant::now();
+    while !partial() && started.elapsed().as_secs() < 120 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(partial(), "predict started writing");
+    let stopped = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(stopped.success());
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "stopped, not finished: {status:?}");
+    let left: Vec<_> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+/// A tiny split of the fixtures, for the run-folder cases.
+fn fixture_split(dir: &Path) -> PathBuf {
+    let split = dir.join("split.csv");
+    let ham = root().join("tests/fixtures/ham10000");
+    let output =
+        dermlens(&["split", path(&ham), "--out", path(&split), "--val", "0.25", "--test", "0.25"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    split
+}
+
+const TINY: [&str; 10] = [
+    "--members",
+    "1",
+    "--inputs",
+    "32",
+    "--batch",
+    "8",
+    "--head-epochs",
+    "1",
+    "--epoch-images",
+    "8",
+];
+
+fn train(split: &Path, out: &Path, more: &[&str]) -> std::process::Command {
+    let args = train_args(split, out, &[&TINY[..], &["--epochs", "1"], more].concat());
+    dermlens_command(&args.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+/// A run folder is one run's: a fresh `train` refuses a folder holding
+/// anything (another run's finished member is never reused), `--resume`
+/// refuses options that differ from the run's recipe, naming them, and two
+/// runs started at once into one folder cannot both proceed.
+#[test]
+fn run_folders_are_one_run_s() {
+    let dir = fresh_dir("runs");
+    let split = fixture_split(&dir);
+    let run = dir.join("run");
+    let output = train(&split, &run, &[]).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+
+    let again = train(&split, &run, &[]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(!again.status.success() && stderr.contains("already holds files"), "{stderr}");
+
+    // Another run's finished member, without its run.json.
+    let other = dir.join("other");
+    std::fs::create_dir_all(other.join("member-0")).unwrap();
+    for entry in std::fs::read_dir(run.join("member-0")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), other.join("member-0").join(entry.file_name())).unwrap();
+    }
+    let output = train(&split, &other, &["--lr", "0.01"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success() && stderr.contains("already holds files"), "{stderr}");
+
+    let changed = dermlens(&["train", "--out", path(&run), "--resume", "--lr", "0.5"]);
+    let stderr = String::from_utf8_lossy(&changed.stderr);
+    assert!(!changed.status.success(), "a changed recipe was resumed");
+    assert!(stderr.contains("--lr 0.5 (the run has 0.001)"), "{stderr}");
+    let same = dermlens(&["train", "--out", path(&run), "--resume", "--epochs", "1"]);
+    assert!(same.status.success(), "{}", String::from_utf8_lossy(&same.stderr));
+
+    // Two runs into one new folder at the same moment: one trains, one is refused.
+    let shared = dir.join("shared");
+    let first = train(&split, &shared, &[]).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let second = train(&split, &shared, &[]).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let outcomes = [first.wait_with_output().unwrap(), second.wait_with_output().unwrap()];
+    let succeeded = outcomes.iter().filter(|o| o.status.success()).count();
+    let refusals: Vec<String> = outcomes
+        .iter()
+        .filter(|o| !o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stderr).into_owned())
+        .collect();
+    assert_eq!(succeeded, 1, "{refusals:?}");
+    assert!(
+        refusals[0].contains("in use by another dermlens train")
+            || refusals[0].contains("already holds files"),
+        "{refusals:?}"
+    );
+    assert!(!shared.join("train.lock").exists(), "the lock goes with its run");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+/// The same image bytes under two image ids in two parts is a leak that
+/// `train` names; `split` keeps identical images in one part.
+#[test]
+fn identical_images_never_straddle_parts() {
+    let dir = fresh_dir("leak");
+    let split = fixture_split(&dir);
+    let text = std::fs::read_to_string(&split).unwrap();
+    let train_row = text.lines().find(|r| r.ends_with(",train")).unwrap();
+    let fields: Vec<&str> = train_row.split(',').collect();
+    let copy = dir.join("COPY_1.jpg");
+    let original = if Path::new(fields[1]).is_absolute() {
+        PathBuf::from(fields[1])
+    } else {
+        split.parent().unwrap().join(fields[1])
+    };
+    std::fs::copy(&original, &copy).unwrap();
+    let leaked =
+        format!("{text}COPY_1,{},{},{},HAM_COPY,test\n", path(&copy), fields[2], fields[3]);
+    let leaky = dir.join("leaky.csv");
+    std::fs::write(&leaky, leaked).unwrap();
+    let output = train(&leaky, &dir.join("run"), &[]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "trained on a leaky split");
+    assert!(stderr.contains("same image") && stderr.contains("COPY_1.jpg"), "{stderr}");
+
+    // A folder data set (each image its own group) with five identical pairs.
+    let folders = dir.join("folders");
+    let fixtures = root().join("tests/fixtures/ham10000/images");
+    let mut photos: Vec<PathBuf> =
+        std::fs::read_dir(&fixtures).unwrap().map(|e| e.unwrap().path()).collect();
+    photos.sort();
+    for (i, photo) in photos.iter().take(20).enumerate() {
+        let class = folders.join(if i % 2 == 0 { "nv" } else { "mel" });
+        std::fs::create_dir_all(&class).unwrap();
+        std::fs::copy(photo, class.join(format!("p{i:02}.jpg"))).unwrap();
+        if i < 10 && i % 2 == 0 {
+            std::fs::copy(photo, class.join(format!("twin{i:02}.jpg"))).unwrap();
+        }
+    }
+    let out = dir.join("folders.csv");
+    let output =
+        dermlens(&["split", path(&folders), "--out", path(&out), "--val", "0.3", "--test", "0.3"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let text = std::fs::read_to_string(&out).unwrap();
+    let part = |image: &str| -> String {
+        let row = text.lines().find(|r| r.split(',').next() == Some(image)).unwrap();
+        row.rsplit(',').next().unwrap().to_string()
+    };
+    for i in (0..10).step_by(2) {
+        assert_eq!(part(&format!("p{i:02}")), part(&format!("twin{i:02}")), "{text}");
+    }
     std::fs::remove_dir_all(dir).ok();
 }

@@ -293,6 +293,13 @@ fn Compare(earlier: Entry, later: Entry) -> impl IntoView {
 
 async fn read_text(input: &HtmlInputElement) -> Result<Option<String>, String> {
     let Some(file) = input.files().and_then(|f| f.get(0)) else { return Ok(None) };
+    if file.size() > store::MAX_IMPORT_BYTES {
+        return Err(format!(
+            "{} is larger than {} MB: not a dermlens history file",
+            file.name(),
+            store::MAX_IMPORT_BYTES / 1e6
+        ));
+    }
     let text = JsFuture::from(file.text())
         .await
         .map_err(|_| format!("{} could not be read", file.name()))?;
@@ -343,6 +350,7 @@ pub fn History() -> impl IntoView {
             let outcome = async {
                 let Some(text) = read_text(&input).await? else { return Ok(0) };
                 let entries = Export::parse(&text)?;
+                let (entries, _already) = store::merge_import(&store::all().await?, entries);
                 store::put(&entries).await?;
                 Ok::<usize, String>(entries.len())
             }

@@ -45,6 +45,36 @@ pub struct Entry {
     pub app: String,
 }
 
+/// Largest history file imported: far above any real history (a saved
+/// photo is a small JPEG), low enough that a wrong file cannot exhaust the
+/// page's memory.
+pub const MAX_IMPORT_BYTES: f64 = 100_000_000.0;
+
+/// What an import adds to the `stored` entries: an entry already stored
+/// as it is is skipped (importing a file twice changes nothing), and one
+/// whose id another stored entry holds gets a fresh id, so an import never
+/// replaces a stored result. Returns the entries to store and how many
+/// were already there.
+pub fn merge_import(stored: &[Entry], imported: Vec<Entry>) -> (Vec<Entry>, usize) {
+    let mut taken: Vec<f64> = stored.iter().map(|e| e.id).collect();
+    let mut next = taken.iter().copied().fold(0.0, f64::max) + 1.0;
+    let (mut add, mut already) = (Vec::new(), 0);
+    for mut entry in imported {
+        if stored.contains(&entry) || add.contains(&entry) {
+            already += 1;
+            continue;
+        }
+        if taken.contains(&entry.id) {
+            next = next.max(entry.id + 1.0);
+            entry.id = next;
+            next += 1.0;
+        }
+        taken.push(entry.id);
+        add.push(entry);
+    }
+    (add, already)
+}
+
 /// The export file.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Export {
@@ -226,4 +256,40 @@ pub async fn delete_everything() -> Result<(), String> {
         .ok_or("this browser offers no IndexedDB")?;
     let request = factory.delete_database(DB_NAME).map_err(describe)?;
     finished(&request).await.map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(id: f64, spot: &str) -> Entry {
+        Entry {
+            id,
+            spot: spot.into(),
+            photo: "data:image/jpeg;base64,".into(),
+            classes: Vec::new(),
+            probabilities: Vec::new(),
+            ranges: Vec::new(),
+            malignant: 0.1,
+            top: 0,
+            uncertain: false,
+            unfamiliar: false,
+            issues: Vec::new(),
+            model: "m".into(),
+            app: "a".into(),
+        }
+    }
+
+    #[test]
+    fn an_import_never_replaces_a_stored_result() {
+        let stored = vec![entry(10.0, "arm"), entry(20.0, "back")];
+        let imported = vec![entry(10.0, "arm"), entry(20.0, "leg"), entry(30.0, "leg")];
+        let (add, already) = merge_import(&stored, imported);
+        assert_eq!(already, 1, "the identical entry is skipped");
+        assert_eq!(add.len(), 2);
+        let moved = add.iter().find(|e| e.spot == "leg" && e.id != 30.0).unwrap();
+        assert!(![10.0, 20.0, 30.0].contains(&moved.id), "a fresh id: {}", moved.id);
+        let (again, already) = merge_import(&[stored, add.clone()].concat(), add);
+        assert!(again.is_empty() && already == 2, "importing twice changes nothing");
+    }
 }

@@ -18,6 +18,12 @@ pub const VERSION: u32 = 3;
 pub const MANIFEST: &str = "manifest.json";
 /// Largest input side a bundle may declare.
 pub const MAX_INPUT: u32 = 1024;
+/// Largest manifest read (a real one is a few kB): checked before parsing.
+pub const MAX_MANIFEST_BYTES: u64 = 1_000_000;
+/// Largest weight file a manifest may declare: readers fetch at most the
+/// declared size, so this bounds what a hostile manifest can make them hold
+/// (Lite2 in f32 is 24 MB).
+pub const MAX_WEIGHT_BYTES: u64 = 400_000_000;
 
 /// How weights of convolutions and linear layers are stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -145,6 +151,12 @@ impl Manifest {
             return Err(BundleError::Manifest("shared_blocks exceeds the network's blocks".into()));
         }
         for file in manifest.files() {
+            if file.bytes > MAX_WEIGHT_BYTES {
+                return Err(BundleError::Manifest(format!(
+                    "'{}' is declared larger than {MAX_WEIGHT_BYTES} bytes",
+                    file.file
+                )));
+            }
             let plain = !file.file.is_empty()
                 && !file.file.starts_with('.')
                 && !file.file.contains(['/', '\\', ':']);

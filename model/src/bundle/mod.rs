@@ -19,7 +19,10 @@ pub mod manifest;
 
 pub use codec::{NamedTensor, decode, encode, factor_shared, sha256_hex, tensors_of, verify};
 pub use loader::{LoadedBundle, classifier_from, load};
-pub use manifest::{Encoding, FORMAT, MANIFEST, MAX_INPUT, Manifest, Member, VERSION, WeightFile};
+pub use manifest::{
+    Encoding, FORMAT, MANIFEST, MAX_INPUT, MAX_MANIFEST_BYTES, MAX_WEIGHT_BYTES, Manifest, Member,
+    VERSION, WeightFile,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {

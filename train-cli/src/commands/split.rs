@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 
 use crate::context::Context;
-use crate::data::{self, Problems, split};
+use crate::data::{self, Problems, duplicates, split};
 use crate::progress;
 
 /// Split a dataset into train / validation / test parts by lesion, stratified by class.
@@ -39,16 +39,24 @@ pub struct Args {
 
 /// Decodes every image completely, once: a truncated or unreadable file is
 /// reported now instead of entering training as a half-grey picture.
-fn check_images(dataset: &mut data::Dataset, skip_bad: bool) -> Result<()> {
+/// Returns each kept image's content hash, in order.
+fn check_images(dataset: &mut data::Dataset, skip_bad: bool) -> Result<Vec<String>> {
     let bar = progress::bar(dataset.samples.len() as u64, "decoding images");
     let mut problems = Problems::default();
+    let mut hashes = Vec::new();
     dataset.samples.retain(|s| {
         bar.inc(1);
         let decoded = crate::files::read_limited(&s.path, crate::files::MAX_PHOTO_BYTES)
             .map_err(|e| format!("{e:#}"))
-            .and_then(|bytes| model::preprocess::decode(&bytes).map_err(|e| e.to_string()));
+            .and_then(|bytes| {
+                model::preprocess::decode(&bytes).map_err(|e| e.to_string())?;
+                Ok(duplicates::content_hash(&bytes))
+            });
         match decoded {
-            Ok(_) => true,
+            Ok(hash) => {
+                hashes.push(hash);
+                true
+            }
             Err(e) => {
                 problems.add("unreadable images", format!("{} ({e})", s.path.display()));
                 false
@@ -56,13 +64,18 @@ fn check_images(dataset: &mut data::Dataset, skip_bad: bool) -> Result<()> {
         }
     });
     bar.finish_and_clear();
-    problems.resolve(skip_bad)
+    problems.resolve(skip_bad)?;
+    Ok(hashes)
 }
 
 pub fn run(o: Args, _ctx: &Context) -> Result<()> {
     crate::files::check_output(&o.out, &[&o.dataset])?;
     let mut dataset = data::load(&o.dataset, &o.images, o.skip_bad)?;
-    check_images(&mut dataset, o.skip_bad)?;
+    let hashes = check_images(&mut dataset, o.skip_bad)?;
+    let joined = duplicates::join_identical(&mut dataset.samples, &hashes);
+    if joined > 0 {
+        eprintln!("{joined} lesions share an identical image with another: kept in one part");
+    }
     let split = split::split(&dataset, o.val, o.test, o.seed)?;
     split::save(&split, &o.out)?;
     let groups: std::collections::HashSet<&str> =

@@ -12,6 +12,7 @@ use model::preprocess::Normalization;
 use crate::context::Context;
 use crate::data::split::{self, Part};
 use crate::recipe::{ClassWeights, Recipe};
+use crate::run_dir::lock::{LOCK_FILE, RunLock};
 use crate::run_dir::{BURN_VERSION, Run, RunDir};
 use crate::train::augment::Augment;
 use crate::train::fit::{self, FitOptions, MemberData, StageOptions};
@@ -75,27 +76,56 @@ pub fn merge_config(file: &Path, cli: &Recipe, given: &[String]) -> Result<Recip
 
 pub fn run(args: Args, ctx: &Context) -> Result<()> {
     let dir = RunDir::new(&args.out);
+    let mut given = args.recipe.clone();
+    // Later commands may run from another folder.
+    given.split = std::path::absolute(&given.split)?;
+    given.backbone = std::path::absolute(&given.backbone)?;
     let recipe = if args.resume {
+        if args.config.is_some() {
+            bail!("--config starts a new run; --resume continues one with its own recipe");
+        }
         let run = dir.load()?;
+        // Continuing with other options would silently ignore them, or mix
+        // two recipes in one run.
+        let changed = run.options.differences(&given, &args.given);
+        if !changed.is_empty() {
+            bail!(
+                "{} was started with another recipe: {}; resume without these options, or train afresh into another --out",
+                args.out.display(),
+                changed.join(", ")
+            );
+        }
         eprintln!("resuming {} with its saved recipe", args.out.display());
         run.options
     } else {
-        if dir.run_file().exists() {
-            bail!(
-                "{} already holds a training run: pass --resume to continue it, or choose another --out",
-                args.out.display()
-            );
-        }
         let mut recipe = match &args.config {
-            Some(file) => merge_config(file, &args.recipe, &args.given)?,
-            None => args.recipe.clone(),
+            Some(file) => merge_config(file, &given, &args.given)?,
+            None => given,
         };
-        // Later commands may run from another folder.
         recipe.split = std::path::absolute(&recipe.split)?;
         recipe.backbone = std::path::absolute(&recipe.backbone)?;
         recipe
     };
     train(&recipe, &dir, args.resume, args.cache_dir.as_deref(), ctx)
+}
+
+/// What a fresh run's folder may already hold: nothing of another run.
+fn check_empty(dir: &Path, except: &str) -> Result<()> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Ok(()) };
+    let mut found: Vec<String> = entries
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .filter(|name| name != except)
+        .collect();
+    if found.is_empty() {
+        return Ok(());
+    }
+    found.sort();
+    found.truncate(3);
+    bail!(
+        "{} already holds files ({}): pass --resume to continue the run in it, or choose a new or empty --out",
+        dir.display(),
+        found.join(", ")
+    )
 }
 
 /// Trains (or resumes) `recipe` in `dir`.
@@ -112,6 +142,7 @@ pub fn train(
     }
     let started = std::time::Instant::now();
     let split = split::load(&recipe.split)?;
+    crate::data::duplicates::check_disjoint(&split)?;
     let classes: Vec<LesionClass> =
         split.classes.iter().map(|c| LesionClass::from_code(c, None)).collect();
     let split_hash = model::bundle::sha256_hex(
@@ -123,6 +154,16 @@ pub fn train(
     let backbone_hash = model::bundle::sha256_hex(&backbone_bytes);
     let device = &ctx.device;
     let initial = crate::backbone::initial_classifier(&recipe.backbone, classes.len(), device)?;
+    if !resume {
+        check_empty(&dir.path, LOCK_FILE)?;
+    }
+    std::fs::create_dir_all(&dir.path)
+        .with_context(|| format!("cannot create {}", dir.path.display()))?;
+    let _lock = RunLock::acquire(&dir.path, &recipe.fingerprint())?;
+    if !resume {
+        // Another run may have started here since the first look.
+        check_empty(&dir.path, LOCK_FILE)?;
+    }
     let mut run = match dir.load() {
         Ok(run) if resume => {
             if run.split_sha256 != split_hash {
@@ -144,9 +185,6 @@ pub fn train(
             burn_version: BURN_VERSION.into(),
         },
     };
-    // Only now, with the inputs checked, does the folder become a run.
-    std::fs::create_dir_all(&dir.path)
-        .with_context(|| format!("cannot create {}", dir.path.display()))?;
     dir.save(&run)?;
 
     let preparation = run.preparation();

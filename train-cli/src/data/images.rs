@@ -12,9 +12,13 @@ const IMAGE_EXTENSIONS: [&str; 6] = ["jpg", "jpeg", "png", "webp", "bmp", "gif"]
 
 /// Whether a path names an image file the decoder reads, by extension.
 pub fn is_image_file(path: &Path) -> bool {
+    path.is_file() && has_image_extension(path)
+}
+
+fn has_image_extension(path: &Path) -> bool {
     let ext =
         path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
-    path.is_file() && IMAGE_EXTENSIONS.contains(&ext.as_str())
+    IMAGE_EXTENSIONS.contains(&ext.as_str())
 }
 
 /// A path as text without losing anything: bytes that are not UTF-8 (possible
@@ -108,6 +112,10 @@ fn walk_folder(root: &Path, dir: &Path, walk: &mut Walk) {
             walk.problems.push(Skipped { path, why: "a link to a folder, not followed".into() });
         } else if meta.file_type().is_symlink() && !path.exists() {
             walk.problems.push(Skipped { path, why: "a link to nothing".into() });
+        } else if has_image_extension(&path) && !path.is_file() {
+            // A FIFO would block the read forever, a device never end.
+            let why = crate::files::NOT_A_FILE.into();
+            walk.problems.push(Skipped { path, why });
         } else if is_image_file(&path) {
             let name = display_name(path.strip_prefix(root).unwrap_or(&path));
             walk.files.push(Found { path, name });

@@ -1,6 +1,7 @@
 //! Labelled image collections: HAM10000, ISIC 2019 and folder-per-class
 //! trees, read into one shape, and the saved train/validation/test split.
 
+pub mod duplicates;
 pub mod folders;
 pub mod ham10000;
 pub mod images;

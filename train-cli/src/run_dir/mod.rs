@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! <run>/run.json                 the recipe, classes, split checksum, device, versions
+//! <run>/train.lock               while a `train` runs: its process id and recipe fingerprint
 //! <run>/cache/pooled-*.bin       the frozen backbone's features (shareable, see --cache-dir)
 //! <run>/member-N/checkpoint.bin  everything needed to resume member N exactly
 //! <run>/member-N/weights.bpk     member N's final weights (the weight average)
@@ -12,6 +13,7 @@
 //! ```
 
 pub mod calibration;
+pub mod lock;
 pub mod log;
 
 use std::path::{Path, PathBuf};

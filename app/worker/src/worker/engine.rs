@@ -106,7 +106,8 @@ impl Engine {
     ) -> Result<Engine, String> {
         let (device, backend) = choose_device(choice).await;
         let manifest_url = format!("{MODEL_DIR}{}", bundle::MANIFEST);
-        let manifest_bytes = fetch_bytes(&manifest_url, &mut |_| {}).await?;
+        let manifest_bytes =
+            fetch_bytes(&manifest_url, bundle::MAX_MANIFEST_BYTES, &mut |_| {}).await?;
         let manifest_text =
             String::from_utf8(manifest_bytes).map_err(|_| format!("{manifest_url} is not text"))?;
         let manifest = bundle::Manifest::from_json(&manifest_text).map_err(|e| e.to_string())?;
@@ -141,7 +142,7 @@ impl Engine {
                     bytes
                 }
                 None => {
-                    let bytes = fetch_bytes(&url, &mut |n| {
+                    let bytes = fetch_bytes(&url, file.bytes, &mut |n| {
                         loaded += n;
                         progress(loaded, total);
                     })

@@ -13,8 +13,15 @@ fn describe(error: JsValue) -> String {
         .unwrap_or_else(|| "unknown error".into())
 }
 
-/// The bytes at `url`; `on_chunk` hears the size of every chunk received.
-pub async fn fetch_bytes(url: &str, on_chunk: &mut dyn FnMut(u64)) -> Result<Vec<u8>, String> {
+/// The bytes at `url`, at most `limit` of them (a server that sends more is
+/// refused as soon as it has, before the rest is held in memory); `on_chunk`
+/// hears the size of every chunk received.
+pub async fn fetch_bytes(
+    url: &str,
+    limit: u64,
+    on_chunk: &mut dyn FnMut(u64),
+) -> Result<Vec<u8>, String> {
+    let too_large = || format!("{url} is larger than the {limit} bytes expected: not loaded");
     let scope: WorkerGlobalScope = js_sys::global().unchecked_into();
     let response: Response = JsFuture::from(scope.fetch_with_str(url))
         .await
@@ -22,6 +29,10 @@ pub async fn fetch_bytes(url: &str, on_chunk: &mut dyn FnMut(u64)) -> Result<Vec
         .unchecked_into();
     if !response.ok() {
         return Err(format!("cannot fetch {url}: the server answered {}", response.status()));
+    }
+    let declared = response.headers().get("content-length").ok().flatten();
+    if declared.and_then(|d| d.trim().parse::<u64>().ok()).is_some_and(|d| d > limit) {
+        return Err(too_large());
     }
     let Some(body) = response.body() else { return Ok(Vec::new()) };
     let reader: ReadableStreamDefaultReader = body.get_reader().unchecked_into();
@@ -36,6 +47,10 @@ pub async fn fetch_bytes(url: &str, on_chunk: &mut dyn FnMut(u64)) -> Result<Vec
         let value: Uint8Array =
             Reflect::get(&chunk, &"value".into()).map_err(describe)?.unchecked_into();
         let start = bytes.len();
+        if (start + value.length() as usize) as u64 > limit {
+            let _ = reader.cancel();
+            return Err(too_large());
+        }
         bytes.resize(start + value.length() as usize, 0);
         value.copy_to(&mut bytes[start..]);
         on_chunk(value.length() as u64);

@@ -5,7 +5,7 @@ mod model_card;
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Result, bail};
+use anyhow::{Context as _, Result, bail};
 use model::bundle::{self, Encoding, FORMAT, MANIFEST, Manifest, Member, VERSION, WeightFile};
 use model::efficientnet::identical_lower_blocks;
 
@@ -57,14 +57,52 @@ fn weight_file(stem: &str, bytes: &[u8]) -> WeightFile {
     WeightFile { file: format!("{stem}-{}.bin", &sha256[..12]), sha256, bytes: bytes.len() as u64 }
 }
 
-/// Weight files an earlier export left in `out` that the new manifest no longer names.
-fn remove_stale(out: &Path, keep: &[String]) -> Result<()> {
-    for entry in std::fs::read_dir(out)? {
-        let name = entry?.file_name().to_string_lossy().into_owned();
-        let ours =
-            (name.starts_with("shared") || name.starts_with("member-")) && name.ends_with(".bin");
-        if ours && !keep.contains(&name) {
-            std::fs::remove_file(out.join(&name))?;
+/// The weight files of the bundle already in `out` (none if `out` is new or
+/// empty). Export replaces only a dermlens bundle: a folder holding anything
+/// else is refused before any work, so no file of the user's is touched.
+fn previous_bundle(out: &Path) -> Result<Vec<String>> {
+    if !out.exists() {
+        return Ok(Vec::new());
+    }
+    if !out.is_dir() {
+        bail!("{} is a file, not a bundle folder", out.display());
+    }
+    let manifest = out.join(MANIFEST);
+    if !manifest.exists() {
+        if std::fs::read_dir(out)?.next().is_some() {
+            bail!(
+                "{} holds files but no dermlens bundle: choose a new or empty folder (export replaces only a bundle)",
+                out.display()
+            );
+        }
+        return Ok(Vec::new());
+    }
+    let text = crate::files::read_limited(&manifest, model::bundle::MAX_MANIFEST_BYTES)?;
+    let value: serde_json::Value = serde_json::from_slice(&text).unwrap_or_default();
+    if value["format"] != FORMAT {
+        bail!("{} is not a dermlens bundle's manifest: refusing to replace it", manifest.display());
+    }
+    let files = value["members"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|m| &m["weights"]["file"])
+        .chain([&value["shared"]["file"]])
+        .filter_map(|f| f.as_str())
+        // Only plain names inside the folder: a manifest cannot point export elsewhere.
+        .filter(|f| !f.contains(['/', '\\']) && !f.starts_with('.'))
+        .map(String::from)
+        .collect();
+    Ok(files)
+}
+
+/// Removes the previous bundle's weight files the new manifest no longer names.
+fn remove_stale(out: &Path, previous: &[String], keep: &[String]) -> Result<()> {
+    for name in previous.iter().filter(|name| !keep.contains(name)) {
+        let path = out.join(name);
+        if path.is_file() {
+            std::fs::remove_file(&path)
+                .with_context(|| format!("cannot remove {}", path.display()))?;
         }
     }
     Ok(())
@@ -75,6 +113,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
     let dir = RunDir::new(&args.run);
     let run = dir.load()?;
     let calibration = dir.load_calibration()?;
+    let previous = previous_bundle(out)?;
     if calibration.scaling.temperatures.len() != run.options.members
         || calibration.familiarity.len() != run.options.members
     {
@@ -145,7 +184,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
     let card = model_card::write(&dir, &run, &calibration, &manifest, weight_bytes)?;
     crate::files::write_atomic(&out.join(model_card::FILE), card.as_bytes())?;
     crate::files::write_atomic(&out.join(MANIFEST), manifest.to_json().as_bytes())?;
-    remove_stale(out, &files.iter().map(|(name, _)| name.clone()).collect::<Vec<_>>())?;
+    remove_stale(out, &previous, &files.iter().map(|(name, _)| name.clone()).collect::<Vec<_>>())?;
     let total: usize = files.iter().map(|(_, b)| b.len()).sum();
     println!(
         "exported {} members ({} shared tensors) to {}: {} bytes of weights",
