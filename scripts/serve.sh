@@ -5,4 +5,5 @@ source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$ROOT"
 setup_web
 log "trunk serve --release on port ${PORT:-8080}"
-exec trunk serve --release --address 127.0.0.1 --port "${PORT:-8080}"
+# No auto-reload: its injected inline script breaks the page's Content-Security-Policy.
+exec trunk serve --release --no-autoreload --address 127.0.0.1 --port "${PORT:-8080}"

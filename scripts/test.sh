@@ -1,14 +1,23 @@
 #!/usr/bin/env bash
 # Runs every dermlens test: the workspace's unit and integration tests
 # (including the golden logits on the CPU and, via lavapipe, on wgpu), the
-# wasm build of the model crate, and the web app built by trunk and driven
-# end to end in headless Chromium on WebGPU and on the CPU. Installs what it
+# wasm build of the model crate, the page's own tests in Node, and the web
+# app built by trunk and driven end to end in headless Chromium on WebGPU
+# and on the CPU (its answers compared with `dermlens predict`). Installs what it
 # needs first.
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$ROOT"
 
 setup_native
 setup_wasm
+
+# Mesa's Vulkan driver (wgpu's tests on lavapipe) warns once per device when
+# XDG_RUNTIME_DIR is unset or not this user's, as in a bare CI shell.
+if [ -z "${XDG_RUNTIME_DIR:-}" ] || [ ! -d "$XDG_RUNTIME_DIR" ] || [ ! -O "$XDG_RUNTIME_DIR" ]; then
+  XDG_RUNTIME_DIR="$(mktemp -d)"
+  chmod 700 "$XDG_RUNTIME_DIR"
+  export XDG_RUNTIME_DIR
+fi
 
 log "style: cargo fmt --check and cargo clippy -D warnings"
 cargo fmt --all --check
@@ -46,6 +55,12 @@ cargo build -p app --target wasm32-unknown-unknown --release
 
 setup_web
 setup_e2e
+
+# The page's own tests (its state transitions, the history file) run in
+# Node, by the test runner wasm-bindgen-cli installs.
+log "the page's tests, in Node (wasm32)"
+CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+  cargo test -p app --target wasm32-unknown-unknown --release
 log "the site: trunk build --release"
 trunk build --release
 

@@ -121,13 +121,17 @@ impl Locale {
         self.percent(Percent::of(p))
     }
 
-    /// The range `lo`–`hi` of whole percents (one value when both round alike).
+    /// The range `lo`–`hi` of whole percents (one value when both round
+    /// alike; "up to 3%" rather than "under 1%–3%", "98% or more" rather
+    /// than "98%–over 99%").
     pub fn range(&self, lo: f32, hi: f32) -> String {
         let (a, b) = (Percent::of(lo), Percent::of(hi));
-        if a == b {
-            self.percent(a)
-        } else {
-            self.format("percent.range", &[("low", &self.percent(a)), ("high", &self.percent(b))])
+        match (a, b) {
+            _ if a == b => self.percent(a),
+            (Percent::Under1, _) => self.format("percent.up_to", &[("high", &self.percent(b))]),
+            (_, Percent::Over99) => self.format("percent.at_least", &[("low", &self.percent(a))]),
+            _ => self
+                .format("percent.range", &[("low", &self.percent(a)), ("high", &self.percent(b))]),
         }
     }
 
@@ -315,6 +319,8 @@ mod tests {
         assert_eq!(de.share(0.42), "42 %");
         assert_eq!(en.range(0.1, 0.3), "10%–30%");
         assert_eq!(en.range(0.101, 0.099), "10%");
+        assert_eq!(en.range(0.002, 0.012), "up to 1%");
+        assert_eq!(de.range(0.97, 0.999), "97 % oder mehr");
         assert!(!de.share(1.0).contains("100"));
         let classes = LesionClass::list(&HAM10000);
         let summary = Summary {

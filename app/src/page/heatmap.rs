@@ -11,7 +11,7 @@ use model::{colormap, gradcam};
 use wasm_bindgen::{Clamped, JsCast};
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, ImageData};
 
-use super::{Shown, State};
+use super::state::{Shown, State};
 
 /// The photo with the heat map of `class` over it at `opacity` (0: the plain photo).
 pub fn overlay(shown: &Shown, class: usize, opacity: f32) -> RgbImage {

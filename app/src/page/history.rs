@@ -13,8 +13,8 @@ use web_sys::{Blob, BlobPropertyBag, HtmlCanvasElement, HtmlInputElement};
 
 use super::heatmap::{context_2d, image_data};
 use super::report::{date_short, date_time, download, file_date};
+use super::state::{APP_VERSION, Message, Shown, State};
 use super::store::{self, Entry, Export};
-use super::{APP_VERSION, Message, Shown, State};
 use crate::i18n::Locale;
 
 /// Shared by the save form in the result and the history section.

@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{File, HtmlInputElement};
 
-use super::{Activity, Message, ModelState, State};
+use super::state::{Activity, Message, ModelState, State};
 
 /// Larger files are refused before reading: no phone photo comes near this.
 const MAX_FILE_BYTES: f64 = 60e6;

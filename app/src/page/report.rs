@@ -16,7 +16,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{Blob, CanvasRenderingContext2d, HtmlAnchorElement, HtmlCanvasElement, Url};
 
 use super::heatmap::{context_2d, image_data, legend_image, overlay};
-use super::{APP_VERSION, ReadyModel, Shown, State};
+use super::state::{APP_VERSION, ReadyModel, Shown, State};
 use crate::i18n::Locale;
 
 const WIDTH: f64 = 1000.0;

@@ -6,7 +6,8 @@
 use leptos::prelude::*;
 
 use super::heatmap::HeatMap;
-use super::{State, history, report};
+use super::state::State;
+use super::{history, report};
 
 #[component]
 pub fn Result() -> impl IntoView {

@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use super::{ModelState, State};
+use super::state::{ModelState, State};
 
 #[component]
 pub fn ModelStatus() -> impl IntoView {

@@ -260,6 +260,8 @@ pub async fn delete_everything() -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
+    use wasm_bindgen_test::wasm_bindgen_test;
+
     use super::*;
 
     fn entry(id: f64, spot: &str) -> Entry {
@@ -280,7 +282,7 @@ mod tests {
         }
     }
 
-    #[test]
+    #[wasm_bindgen_test]
     fn an_import_never_replaces_a_stored_result() {
         let stored = vec![entry(10.0, "arm"), entry(20.0, "back")];
         let imported = vec![entry(10.0, "arm"), entry(20.0, "leg"), entry(30.0, "leg")];

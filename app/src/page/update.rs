@@ -12,7 +12,7 @@ use leptos::prelude::*;
 use wasm_bindgen::prelude::*;
 use web_sys::MessageEvent;
 
-use super::State;
+use super::state::State;
 
 /// The message the service worker sends when a new version is ready.
 const UPDATE_READY: &str = "dermlens-update-ready";

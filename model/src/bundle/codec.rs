@@ -6,9 +6,9 @@
 use burn::store::{ModuleSnapshot, bridge};
 use burn::tensor::DType;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::BundleError;
+use super::checksum::sha256_hex;
 use super::manifest::{Encoding, WeightFile};
 use crate::classifier::Classifier;
 
@@ -20,10 +20,6 @@ pub struct NamedTensor {
     pub name: String,
     pub shape: Vec<usize>,
     pub values: Vec<f32>,
-}
-
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Checks a fetched or read file against the manifest's checksum.

@@ -183,7 +183,7 @@ impl Manifest {
         for member in &mut meaning.members {
             member.weights = WeightFile { file: String::new(), sha256: String::new(), bytes: 0 };
         }
-        super::codec::sha256_hex(serde_json::to_string(&meaning).unwrap_or_default().as_bytes())
+        super::checksum::sha256_hex(serde_json::to_string(&meaning).unwrap_or_default().as_bytes())
     }
 
     /// How members' logits become probabilities.

@@ -8,16 +8,19 @@
 //! everything else stays f32.
 //!
 //! - [`manifest`]: the manifest schema and its checks;
-//! - [`codec`]: the weight-file format and checksums;
+//! - [`checksum`]: the checksum naming and binding the files;
+//! - [`codec`]: the weight-file format and its verification;
 //! - [`familiarity`]: how the familiarity statistics are stored;
 //! - [`loader`]: manifest plus bytes to ready classifiers.
 
+pub mod checksum;
 pub mod codec;
 pub mod familiarity;
 pub mod loader;
 pub mod manifest;
 
-pub use codec::{NamedTensor, decode, encode, factor_shared, sha256_hex, tensors_of, verify};
+pub use checksum::sha256_hex;
+pub use codec::{NamedTensor, decode, encode, factor_shared, tensors_of, verify};
 pub use loader::{LoadedBundle, classifier_from, load};
 pub use manifest::{
     Encoding, FORMAT, MANIFEST, MAX_INPUT, MAX_MANIFEST_BYTES, MAX_WEIGHT_BYTES, Manifest, Member,

@@ -18,8 +18,8 @@ use model::inference::Looking;
 use model::preprocess;
 
 use crate::context::Context;
-use crate::data::images::image_files;
 use crate::data::split::Part;
+use crate::data::split::image_files;
 use crate::infer;
 use crate::stats::{quantile, share};
 

@@ -8,8 +8,10 @@ use std::io::Write as _;
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
+use model::analysis;
+use model::classes::LesionClass;
+use model::guidance::{self, Advice};
 use model::inference::Looking;
-use model::{analysis, guidance};
 
 use crate::context::Context;
 use crate::data::images::{collect_images, print_unreadable};
@@ -30,6 +32,66 @@ pub struct Args {
     /// The CSV to write.
     #[arg(long, default_value = "predictions.csv")]
     pub out: PathBuf,
+}
+
+/// The first rows, printed as a short table: what a person running
+/// `predict` on a few photos wants to see without opening the CSV.
+#[derive(Default)]
+struct Preview {
+    rows: Vec<[String; 4]>,
+    more: usize,
+}
+
+impl Preview {
+    const ROWS: usize = 10;
+
+    fn add(&mut self, name: &str, top: &LesionClass, p: f32, advice: &Advice, retake: &[&str]) {
+        if self.rows.len() == Self::ROWS {
+            self.more += 1;
+            return;
+        }
+        let advice = match advice {
+            Advice::MalignantLikely => "see a dermatologist: a malignant class is likely",
+            Advice::Uncertain => "see a dermatologist: the model is unsure",
+            Advice::Unfamiliar => "see a dermatologist: not like a lesion photo",
+            Advice::Reassuring => "nothing suggests a malignant class",
+        };
+        let retake = if retake.is_empty() {
+            String::new()
+        } else {
+            format!("retake: {}", retake.join(", "))
+        };
+        let share = model::guidance::Percent::of(p);
+        self.rows.push([name.to_string(), format!("{} {share}", top.plain), advice.into(), retake]);
+    }
+
+    fn print(&self) {
+        if self.rows.is_empty() {
+            return;
+        }
+        let header = ["image", "most like", "advice", "photo"];
+        let width = |c: usize| {
+            self.rows
+                .iter()
+                .map(|r| r[c].chars().count())
+                .chain([header[c].len()])
+                .max()
+                .unwrap_or(0)
+        };
+        let widths = [width(0), width(1), width(2)];
+        let line = |cells: [&str; 4]| {
+            let padded: Vec<String> =
+                (0..3).map(|c| format!("{:w$}", cells[c], w = widths[c])).collect();
+            println!("{}  {}", padded.join("  "), cells[3]);
+        };
+        line(header);
+        for row in &self.rows {
+            line([&row[0], &row[1], &row[2], &row[3]]);
+        }
+        if self.more > 0 {
+            println!("({} more in the CSV)", self.more);
+        }
+    }
 }
 
 /// Photos per batch of rows written.
@@ -70,6 +132,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
         failed.push(skipped.to_string());
     }
     let looking = Looking::of(&loaded);
+    let mut preview = Preview::default();
     let bar = crate::progress::bar(walk.files.len() as u64, "predicting");
     for chunk in walk.files.chunks(CHUNK) {
         let paths: Vec<PathBuf> = chunk.iter().map(|f| f.path.clone()).collect();
@@ -86,15 +149,18 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
             });
             match result {
                 Ok((outputs, p)) => {
-                    let mut row = vec![spreadsheet_safe(&found.name)];
-                    row.extend(p.probabilities.iter().map(|v| format!("{v:.6}")));
-                    row.push(spreadsheet_safe(&manifest.classes[p.top].code));
-                    row.push(p.uncertain.to_string());
-                    row.push(p.unfamiliar.to_string());
                     let advice =
                         guidance::assess(&p, &manifest.classes, Some(&manifest.thresholds));
+                    let retake: Vec<&str> = outputs.issues.iter().map(|i| i.code()).collect();
+                    let top = &manifest.classes[p.top];
+                    preview.add(&found.name, top, p.probabilities[p.top], &advice.advice, &retake);
+                    let mut row = vec![spreadsheet_safe(&found.name)];
+                    row.extend(p.probabilities.iter().map(|v| format!("{v:.6}")));
+                    row.push(spreadsheet_safe(&top.code));
+                    row.push(p.uncertain.to_string());
+                    row.push(p.unfamiliar.to_string());
                     row.push(advice.advice.code().into());
-                    row.push(outputs.issues.iter().map(|i| i.code()).collect::<Vec<_>>().join(" "));
+                    row.push(retake.join(" "));
                     row.push("ok".into());
                     writer.write_record(&row)?;
                 }
@@ -112,6 +178,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
     out.flush()?;
     out.finish()?;
     let total = walk.files.len() + walk.problems.len();
+    preview.print();
     println!("{} of {total} images predicted into {}", total - failed.len(), args.out.display());
     if !failed.is_empty() {
         print_unreadable(&failed);

@@ -15,8 +15,9 @@ use model::degrade::{Kind, Severity};
 use model::quality::{self, QualityIssue, QualityMeasures, QualityThresholds};
 
 use crate::context::Context;
-use crate::data::images::{image_files, print_unreadable};
+use crate::data::images::print_unreadable;
 use crate::data::split::Part;
+use crate::data::split::image_files;
 use crate::stats::percent;
 
 /// Measure image quality (blur, contrast, exposure) over a folder or split:

@@ -6,8 +6,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 
-use super::split::{self, Part};
-
 const IMAGE_EXTENSIONS: [&str; 6] = ["jpg", "jpeg", "png", "webp", "bmp", "gif"];
 
 /// Whether a path names an image file the decoder reads, by extension.
@@ -157,35 +155,6 @@ pub fn images_under(dir: &Path) -> Result<Vec<PathBuf>> {
     let walk = collect_images(&[dir.to_path_buf()])?;
     print_unreadable(&walk.problems.iter().map(ToString::to_string).collect::<Vec<_>>());
     Ok(walk.files.into_iter().map(|f| f.path).collect())
-}
-
-/// The images of a folder (recursively), one image, or the images of a
-/// split CSV (one part or all), and a label for reports.
-pub fn image_files(input: &Path, part: Option<Part>) -> Result<(Vec<PathBuf>, String)> {
-    if is_image_file(input) {
-        if part.is_some() {
-            bail!("--part needs a split CSV, and {} is an image", input.display());
-        }
-        return Ok((vec![input.to_path_buf()], input.display().to_string()));
-    }
-    if input.is_file() {
-        let split = split::load(input)?;
-        let (files, what): (Vec<PathBuf>, String) = match part {
-            Some(part) => (
-                split.part(part).into_iter().map(|s| s.path).collect(),
-                format!("{} ({part} part)", input.display()),
-            ),
-            None => (
-                split.samples.into_iter().map(|(s, _)| s.path).collect(),
-                format!("{} (all parts)", input.display()),
-            ),
-        };
-        return Ok((files, what));
-    }
-    if part.is_some() {
-        bail!("--part needs a split CSV, and {} is a folder", input.display());
-    }
-    Ok((images_under(input)?, input.display().to_string()))
 }
 
 /// Names every entry that could not be read, on stderr.

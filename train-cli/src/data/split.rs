@@ -291,6 +291,35 @@ pub fn load(path: &Path) -> Result<Split> {
     Ok(split)
 }
 
+/// The images of a folder (recursively), one image, or the images of a
+/// split CSV (one part or all), and a label for reports.
+pub fn image_files(input: &Path, part: Option<Part>) -> Result<(Vec<PathBuf>, String)> {
+    if super::images::is_image_file(input) {
+        if part.is_some() {
+            bail!("--part needs a split CSV, and {} is an image", input.display());
+        }
+        return Ok((vec![input.to_path_buf()], input.display().to_string()));
+    }
+    if input.is_file() {
+        let split = load(input)?;
+        let (files, what): (Vec<PathBuf>, String) = match part {
+            Some(part) => (
+                split.part(part).into_iter().map(|s| s.path).collect(),
+                format!("{} ({part} part)", input.display()),
+            ),
+            None => (
+                split.samples.into_iter().map(|(s, _)| s.path).collect(),
+                format!("{} (all parts)", input.display()),
+            ),
+        };
+        return Ok((files, what));
+    }
+    if part.is_some() {
+        bail!("--part needs a split CSV, and {} is a folder", input.display());
+    }
+    Ok((super::images::images_under(input)?, input.display().to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,7 @@ mod reliability;
 mod robustness;
 mod roc;
 
-pub use robustness::draw as robustness;
+pub use robustness::{Point as RobustnessPoint, draw as robustness};
 
 use std::path::{Path, PathBuf};
 

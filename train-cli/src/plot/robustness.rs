@@ -5,15 +5,20 @@ use anyhow::Result;
 use plotters::prelude::*;
 
 use super::{FONT, REFERENCE, legend, series, svg};
-use crate::commands::robustness::Tally;
+
+/// One condition's figure: a degradation (`none` for the clean photos) at a severity.
+pub struct Point<'a> {
+    pub kind: &'a str,
+    pub severity: &'a str,
+    pub balanced_accuracy: f64,
+}
 
 const SEVERITIES: [&str; 4] = ["none", "mild", "moderate", "severe"];
 
 /// `tallies` as the benchmark lists them: the clean photos first.
-pub fn draw(tallies: &[&Tally]) -> Result<String> {
+pub fn draw(tallies: &[Point]) -> Result<String> {
     let clean = tallies.iter().find(|t| t.kind == "none").map(|t| t.balanced_accuracy);
-    let mut kinds: Vec<&str> =
-        tallies.iter().map(|t| t.kind.as_str()).filter(|k| *k != "none").collect();
+    let mut kinds: Vec<&str> = tallies.iter().map(|t| t.kind).filter(|k| *k != "none").collect();
     kinds.dedup();
     let lowest =
         tallies.iter().map(|t| t.balanced_accuracy).filter(|v| v.is_finite()).fold(1.0, f64::min);

@@ -78,7 +78,15 @@ pub fn write(
     println!("{table}");
     let tallies: Vec<&Tally> = results.iter().map(|(_, t, _)| t).collect();
     let [_, csv_file, json_file, _, plot_file] = files(path);
-    write_atomic(&plot_file, crate::plot::robustness(&tallies)?.as_bytes())?;
+    let points: Vec<crate::plot::RobustnessPoint> = tallies
+        .iter()
+        .map(|t| crate::plot::RobustnessPoint {
+            kind: &t.kind,
+            severity: &t.severity,
+            balanced_accuracy: t.balanced_accuracy,
+        })
+        .collect();
+    write_atomic(&plot_file, crate::plot::robustness(&points)?.as_bytes())?;
     write_atomic(&json_file, serde_json::to_string_pretty(&tallies)?.as_bytes())?;
     let mut csv = csv::Writer::from_writer(Vec::new());
     for t in &tallies {
