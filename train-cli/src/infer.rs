@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use anyhow::Result;
 use burn::tensor::Device;
 use image::RgbImage;
+use model::classes::LesionClass;
 use model::classifier::Classifier;
+use model::ensemble::{self, Prediction, Scaling, Thresholds};
 use model::familiarity::{self, Familiarity};
 use model::inference::{self, Looking};
 use model::preprocess;
@@ -120,6 +122,22 @@ impl SampleOutputs {
     pub fn distance(&self, familiarity: &[Familiarity], i: usize) -> Option<f32> {
         let features: Vec<Vec<f32>> = self.features.iter().map(|f| f[i].clone()).collect();
         familiarity::ensemble_distance(&familiarity.iter().map(Some).collect::<Vec<_>>(), &features)
+    }
+
+    /// The ensemble's prediction for every sample, under `scaling` and `thresholds`.
+    pub fn predictions(
+        &self,
+        familiarity: &[Familiarity],
+        scaling: &Scaling,
+        classes: &[LesionClass],
+        thresholds: &Thresholds,
+    ) -> Vec<Prediction> {
+        (0..self.labels.len())
+            .map(|i| {
+                let distance = self.distance(familiarity, i);
+                ensemble::combine(&self.sample_logits(i), scaling, classes, thresholds, distance)
+            })
+            .collect()
     }
 }
 

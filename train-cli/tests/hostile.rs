@@ -215,37 +215,7 @@ fn hostile_photos_folders_and_bundles() {
     assert!(rows.iter().any(|r| r.contains("loop") && r.contains("not followed")), "{text}");
     assert_eq!(rows.len(), cases.len() + 2, "one row per input: {text}");
 
-    // The orientations turn the picture: 5 to 8 stand it on its side.
-    let explain = dir.join("explain.png");
-    for case in ["a/exif-6.jpg", "a/wide.png", "a/tiny.png"] {
-        let output = dermlens(&[
-            "explain",
-            path(&photos.join(case)),
-            "--model",
-            path(&model),
-            "--out",
-            path(&explain),
-        ]);
-        no_panic(&output);
-        assert!(output.status.success(), "{case}: {}", String::from_utf8_lossy(&output.stderr));
-        let picture = image::open(&explain).unwrap();
-        assert!(
-            picture.width() <= 4000 && picture.height() <= 4000,
-            "{case}: {}x{}",
-            picture.width(),
-            picture.height()
-        );
-    }
-    let output = dermlens(&[
-        "explain",
-        path(&photos.join("a/bomb.png")),
-        "--model",
-        path(&model),
-        "--out",
-        path(&explain),
-    ]);
-    no_panic(&output);
-    assert!(String::from_utf8_lossy(&output.stderr).contains("100000x100000"));
+    explain_keeps_pictures_bounded(&dir, &photos, &model);
 
     // A wrong --out is found before any work; a missing input is named.
     let output =
@@ -297,6 +267,41 @@ fn hostile_photos_folders_and_bundles() {
 
     edited_bundles(&dir, &model, &photos.join("a/tiny.png"));
     std::fs::remove_dir_all(dir).ok();
+}
+
+/// `explain` on turned, wide, tiny and oversized photos: a picture of bounded
+/// size, or the oversized one named.
+fn explain_keeps_pictures_bounded(dir: &Path, photos: &Path, model: &Path) {
+    let explain = dir.join("explain.png");
+    for case in ["a/exif-6.jpg", "a/wide.png", "a/tiny.png"] {
+        let output = dermlens(&[
+            "explain",
+            path(&photos.join(case)),
+            "--model",
+            path(model),
+            "--out",
+            path(&explain),
+        ]);
+        no_panic(&output);
+        assert!(output.status.success(), "{case}: {}", String::from_utf8_lossy(&output.stderr));
+        let picture = image::open(&explain).unwrap();
+        assert!(
+            picture.width() <= 4000 && picture.height() <= 4000,
+            "{case}: {}x{}",
+            picture.width(),
+            picture.height()
+        );
+    }
+    let output = dermlens(&[
+        "explain",
+        path(&photos.join("a/bomb.png")),
+        "--model",
+        path(model),
+        "--out",
+        path(&explain),
+    ]);
+    no_panic(&output);
+    assert!(String::from_utf8_lossy(&output.stderr).contains("100000x100000"));
 }
 
 /// `export --out` into a folder of the user's is refused with every file

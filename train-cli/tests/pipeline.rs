@@ -36,199 +36,11 @@ fn split_train_resume_calibrate_export_predict() {
     let (split, out) = split_fixtures(&dir);
     assert!(out.contains("35 images of 28 lesions, 7 classes"), "{out}");
 
-    // Train small and fast; kill it once the first epoch is checkpointed.
-    let run = dir.join("run");
-    let sizes = ["--members", "2", "--inputs", "64,48", "--batch", "8", "--head-epochs", "2"];
-    let length = ["--epochs", "2", "--epoch-images", "24"];
-    let train_args = train_args(&split, &run, &[&sizes[..], &length].concat());
-    let train_args: Vec<&str> = train_args.iter().map(String::as_str).collect();
-    let mut child = dermlens(&train_args).spawn().unwrap();
-    let log = run.join("member-0/log.csv");
-    let epoch_done = || std::fs::read_to_string(&log).is_ok_and(|l| l.lines().count() > 1);
-    let started = Instant::now();
-    while !epoch_done() && started.elapsed() < Duration::from_secs(600) {
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    // A second plain start refuses to overwrite the run...
-    let again = dermlens(&train_args).output().unwrap();
-    assert!(!again.status.success());
-    assert!(String::from_utf8_lossy(&again.stderr).contains("--resume"));
-    // ...and --resume finishes it, every epoch logged exactly once.
-    ok(dermlens(&["train", "--out", path(&run), "--resume"]).output().unwrap());
-    for member in 0..2 {
-        let log = std::fs::read_to_string(run.join(format!("member-{member}/log.csv"))).unwrap();
-        let epochs: Vec<String> = log
-            .lines()
-            .skip(1)
-            .map(|l| l.split(',').take(2).collect::<Vec<_>>().join(","))
-            .collect();
-        assert_eq!(epochs, ["head,1", "head,2", "full,1", "full,2"], "member {member}: {log}");
-    }
-
-    let out = ok(dermlens(&["calibrate", path(&run)]).output().unwrap());
-    assert!(out.contains("member 1: temperature"), "{out}");
-    assert!(out.contains("familiarity distance <="), "{out}");
-    assert!(out.contains("referral: malignant probability >="), "{out}");
-    // A report named after the run's own file would replace its recipe.
-    let run_json = std::fs::read(run.join("run.json")).unwrap();
-    let refused =
-        dermlens(&["evaluate", path(&run), "--out", path(&run.join("run.md"))]).output().unwrap();
-    assert!(!refused.status.success());
-    assert!(
-        String::from_utf8_lossy(&refused.stderr)
-            .contains("belongs to a dermlens bundle or run folder")
-    );
-    assert_eq!(std::fs::read(run.join("run.json")).unwrap(), run_json);
-    let report = dir.join("evaluation.md");
-    let out =
-        ok(dermlens(&["evaluate", path(&run), "--parts", "val,test", "--out", path(&report)])
-            .output()
-            .unwrap());
-    assert!(out.contains("| **ensemble** | test | 7 |"), "{out}");
-    let text = std::fs::read_to_string(&report).unwrap();
-    assert!(text.contains("Confusion matrix") && text.contains("| member 1 | val |"), "{text}");
-    assert!(text.contains("Marked as not looking like a lesion:"), "{text}");
-    assert!(text.contains("Sent to a dermatologist by the page's advice"), "{text}");
-    // Plots beside the report, named after it and linked relatively.
-    let mut plots: Vec<String> = ["val", "test"]
-        .iter()
-        .flat_map(|part| {
-            ["confusion", "roc", "reliability"].map(|plot| format!("evaluation-{part}-{plot}.svg"))
-        })
-        .collect();
-    plots.push("evaluation-training.svg".into());
-    for plot in &plots {
-        let svg = std::fs::read_to_string(dir.join(plot)).unwrap_or_else(|e| panic!("{plot}: {e}"));
-        assert!(
-            svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"),
-            "{plot} is not an SVG document"
-        );
-        assert!(text.contains(&format!("]({plot})")), "{plot} is not linked: {text}");
-    }
-    let bundle = dir.join("bundle");
-    ok(dermlens(&["export", path(&run), "--out", path(&bundle)]).output().unwrap());
-    let manifest: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(bundle.join("manifest.json")).unwrap())
-            .unwrap();
-    assert_eq!(manifest["members"].as_array().unwrap().len(), 2);
-    // Whole networks fine-tuned: no block is the same in both members.
-    assert_eq!(manifest["shared_blocks"], 0, "{manifest}");
-    assert_eq!(
-        manifest["members"][1]["input"],
-        serde_json::json!([48, 48]),
-        "each member has its size"
-    );
-    assert_eq!(manifest["geometry"], "crop");
-    // The model card describes the recipe in words, not the code's names.
-    let card = std::fs::read_to_string(bundle.join("MODEL_CARD.md")).unwrap();
-    assert!(
-        card.contains("views drawn afresh each epoch from the photo's centred square"),
-        "{card}"
-    );
-    assert!(card.contains("in proportion to the square root of their size"), "{card}");
-    assert!(!card.contains("Sqrt") && !card.contains("Crop") && !card.contains("(s)"), "{card}");
-    assert!(
-        manifest["thresholds"]["max_familiarity_distance"].as_f64().is_some_and(|d| d > 0.0),
-        "{manifest}"
-    );
-
-    // Explain: the photo with the heat map and a panel beside it.
-    let explained = dir.join("explain.png");
-    let photo = fixtures.join("ham10000/images/ISIC_0024370.jpg");
-    let out = ok(dermlens(&[
-        "explain",
-        path(&photo),
-        "--model",
-        path(&bundle),
-        "--class",
-        "mel",
-        "--out",
-        path(&explained),
-    ])
-    .output()
-    .unwrap());
-    assert!(out.contains("Grad-CAM of mel"), "{out}");
-    let picture = image::open(&explained).unwrap().into_rgb8();
-    assert!(picture.height() >= 150, "the whole 200x150 photo is shown");
-    assert!(picture.width() > 200, "a panel sits beside the 200 px photo");
-    let wrong = dermlens(&["explain", path(&photo), "--model", path(&bundle), "--class", "xyz"])
-        .output()
-        .unwrap();
-    assert!(!wrong.status.success());
-    assert!(String::from_utf8_lossy(&wrong.stderr).contains("'xyz' is not a class"));
-
-    // The not-a-lesion check, measured on lesions, a photo and the patterns.
-    let ood = dir.join("familiarity.md");
-    let coffee = fixtures.join("lite0/inputs/skimage_coffee_u8_224.npy");
-    let out = ok(dermlens(&[
-        "familiarity",
-        path(&fixtures.join("ham10000/images")),
-        "--model",
-        path(&bundle),
-        "--unrelated",
-        path(&coffee),
-        "--out",
-        path(&ood),
-    ])
-    .output()
-    .unwrap());
-    for row in [
-        "| lesion photos:",
-        "| unrelated photos and their corner crops |",
-        "| synthetic patterns |",
-        "| skimage_coffee_u8_224 (top-left crop) |",
-        "familiarity distance exceeds",
-    ] {
-        assert!(out.contains(row), "{row} missing from {out}");
-    }
-    assert!(std::fs::read_to_string(&ood).unwrap().contains("| synthetic patterns |"));
-
-    // The robustness benchmark on the split's test part: every condition a
-    // row, the clean photos first, with a CSV, a JSON copy, every photo's
-    // outcome and the plot beside the report.
-    let report = dir.join("robust.md");
-    let out = ok(dermlens(&[
-        "robustness",
-        path(&split),
-        "--part",
-        "test",
-        "--model",
-        path(&bundle),
-        "--kinds",
-        "warm-light,dim,distance",
-        "--severities",
-        "moderate,severe",
-        "--out",
-        path(&report),
-    ])
-    .output()
-    .unwrap());
-    for row in
-        ["| none | - |", "| warm-light | moderate | light of 4033 K |", "| distance | severe |"]
-    {
-        assert!(out.contains(row), "{row} missing from {out}");
-    }
-    let markdown = std::fs::read_to_string(&report).unwrap();
-    assert!(markdown.contains("![Balanced accuracy against severity](robust-accuracy.svg)"));
-    let svg = std::fs::read_to_string(dir.join("robust-accuracy.svg")).unwrap();
-    assert!(svg.starts_with("<svg") && svg.contains("warm-light"), "{svg}");
-    let table = std::fs::read_to_string(dir.join("robust.csv")).unwrap();
-    assert_eq!(table.lines().count(), 1 + 7, "a header and 7 conditions: {table}");
-    let photos = std::fs::read_to_string(dir.join("robust-photos.csv")).unwrap();
-    let test_photos =
-        std::fs::read_to_string(&split).unwrap().lines().filter(|l| l.ends_with(",test")).count();
-    assert_eq!(photos.lines().count(), 1 + 7 * test_photos, "one row per photo and condition");
-    // A wrong name is refused with the list of names.
-    let wrong = dermlens(&["robustness", path(&split), "--model", path(&bundle), "--kinds", "fog"])
-        .output()
-        .unwrap();
-    assert!(!wrong.status.success());
-    assert!(String::from_utf8_lossy(&wrong.stderr).contains("unknown degradation 'fog'"));
+    let run = train_killed_then_resumed(&dir, &split);
+    calibrate_and_evaluate(&dir, &run);
+    let bundle = export_with_card(&dir, &run);
+    explain_and_familiarity(&dir, &fixtures, &bundle);
+    robustness_report(&dir, &split, &bundle);
 
     // Predict a folder plus one unreadable file: rows for the rest, non-zero exit.
     let broken = dir.join("broken.jpg");
@@ -287,6 +99,219 @@ fn split_train_resume_calibrate_export_predict() {
         );
     }
     std::fs::remove_dir_all(dir).ok();
+}
+
+/// Trains small and fast, killed once the first epoch is checkpointed, then resumed.
+fn train_killed_then_resumed(dir: &Path, split: &Path) -> PathBuf {
+    // Train small and fast; kill it once the first epoch is checkpointed.
+    let run = dir.join("run");
+    let sizes = ["--members", "2", "--inputs", "64,48", "--batch", "8", "--head-epochs", "2"];
+    let length = ["--epochs", "2", "--epoch-images", "24"];
+    let train_args = train_args(split, &run, &[&sizes[..], &length].concat());
+    let train_args: Vec<&str> = train_args.iter().map(String::as_str).collect();
+    let mut child = dermlens(&train_args).spawn().unwrap();
+    let log = run.join("member-0/log.csv");
+    let epoch_done = || std::fs::read_to_string(&log).is_ok_and(|l| l.lines().count() > 1);
+    let started = Instant::now();
+    while !epoch_done() && started.elapsed() < Duration::from_secs(600) {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    // A second plain start refuses to overwrite the run...
+    let again = dermlens(&train_args).output().unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("--resume"));
+    // ...and --resume finishes it, every epoch logged exactly once.
+    ok(dermlens(&["train", "--out", path(&run), "--resume"]).output().unwrap());
+    for member in 0..2 {
+        let log = std::fs::read_to_string(run.join(format!("member-{member}/log.csv"))).unwrap();
+        let epochs: Vec<String> = log
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').take(2).collect::<Vec<_>>().join(","))
+            .collect();
+        assert_eq!(epochs, ["head,1", "head,2", "full,1", "full,2"], "member {member}: {log}");
+    }
+
+    run
+}
+
+/// Calibration, and the evaluation report with its plots.
+fn calibrate_and_evaluate(dir: &Path, run: &Path) {
+    let out = ok(dermlens(&["calibrate", path(run)]).output().unwrap());
+    assert!(out.contains("member 1: temperature"), "{out}");
+    assert!(out.contains("familiarity distance <="), "{out}");
+    assert!(out.contains("referral: malignant probability >="), "{out}");
+    // A report named after the run's own file would replace its recipe.
+    let run_json = std::fs::read(run.join("run.json")).unwrap();
+    let refused =
+        dermlens(&["evaluate", path(run), "--out", path(&run.join("run.md"))]).output().unwrap();
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr)
+            .contains("belongs to a dermlens bundle or run folder")
+    );
+    assert_eq!(std::fs::read(run.join("run.json")).unwrap(), run_json);
+    let report = dir.join("evaluation.md");
+    let out = ok(dermlens(&["evaluate", path(run), "--parts", "val,test", "--out", path(&report)])
+        .output()
+        .unwrap());
+    assert!(out.contains("| **ensemble** | test | 7 |"), "{out}");
+    let text = std::fs::read_to_string(&report).unwrap();
+    assert!(text.contains("Confusion matrix") && text.contains("| member 1 | val |"), "{text}");
+    assert!(text.contains("Marked as not looking like a lesion:"), "{text}");
+    assert!(text.contains("Sent to a dermatologist by the page's advice"), "{text}");
+    // Plots beside the report, named after it and linked relatively.
+    let mut plots: Vec<String> = ["val", "test"]
+        .iter()
+        .flat_map(|part| {
+            ["confusion", "roc", "reliability"].map(|plot| format!("evaluation-{part}-{plot}.svg"))
+        })
+        .collect();
+    plots.push("evaluation-training.svg".into());
+    for plot in &plots {
+        let svg = std::fs::read_to_string(dir.join(plot)).unwrap_or_else(|e| panic!("{plot}: {e}"));
+        assert!(
+            svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"),
+            "{plot} is not an SVG document"
+        );
+        assert!(text.contains(&format!("]({plot})")), "{plot} is not linked: {text}");
+    }
+}
+
+/// The exported bundle and its model card.
+fn export_with_card(dir: &Path, run: &Path) -> PathBuf {
+    let bundle = dir.join("bundle");
+    ok(dermlens(&["export", path(run), "--out", path(&bundle)]).output().unwrap());
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(bundle.join("manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["members"].as_array().unwrap().len(), 2);
+    // Whole networks fine-tuned: no block is the same in both members.
+    assert_eq!(manifest["shared_blocks"], 0, "{manifest}");
+    assert_eq!(
+        manifest["members"][1]["input"],
+        serde_json::json!([48, 48]),
+        "each member has its size"
+    );
+    assert_eq!(manifest["geometry"], "crop");
+    // The model card describes the recipe in words, not the code's names.
+    let card = std::fs::read_to_string(bundle.join("MODEL_CARD.md")).unwrap();
+    assert!(
+        card.contains("views drawn afresh each epoch from the photo's centred square"),
+        "{card}"
+    );
+    assert!(card.contains("in proportion to the square root of their size"), "{card}");
+    assert!(!card.contains("Sqrt") && !card.contains("Crop") && !card.contains("(s)"), "{card}");
+    assert!(
+        manifest["thresholds"]["max_familiarity_distance"].as_f64().is_some_and(|d| d > 0.0),
+        "{manifest}"
+    );
+
+    bundle
+}
+
+/// Grad-CAM's picture, and the not-a-lesion check's report.
+fn explain_and_familiarity(dir: &Path, fixtures: &Path, bundle: &Path) {
+    // Explain: the photo with the heat map and a panel beside it.
+    let explained = dir.join("explain.png");
+    let photo = fixtures.join("ham10000/images/ISIC_0024370.jpg");
+    let out = ok(dermlens(&[
+        "explain",
+        path(&photo),
+        "--model",
+        path(bundle),
+        "--class",
+        "mel",
+        "--out",
+        path(&explained),
+    ])
+    .output()
+    .unwrap());
+    assert!(out.contains("Grad-CAM of mel"), "{out}");
+    let picture = image::open(&explained).unwrap().into_rgb8();
+    assert!(picture.height() >= 150, "the whole 200x150 photo is shown");
+    assert!(picture.width() > 200, "a panel sits beside the 200 px photo");
+    let wrong = dermlens(&["explain", path(&photo), "--model", path(bundle), "--class", "xyz"])
+        .output()
+        .unwrap();
+    assert!(!wrong.status.success());
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("'xyz' is not a class"));
+
+    // The not-a-lesion check, measured on lesions, a photo and the patterns.
+    let ood = dir.join("familiarity.md");
+    let coffee = fixtures.join("lite0/inputs/skimage_coffee_u8_224.npy");
+    let out = ok(dermlens(&[
+        "familiarity",
+        path(&fixtures.join("ham10000/images")),
+        "--model",
+        path(bundle),
+        "--unrelated",
+        path(&coffee),
+        "--out",
+        path(&ood),
+    ])
+    .output()
+    .unwrap());
+    for row in [
+        "| lesion photos:",
+        "| unrelated photos and their corner crops |",
+        "| synthetic patterns |",
+        "| skimage_coffee_u8_224 (top-left crop) |",
+        "familiarity distance exceeds",
+    ] {
+        assert!(out.contains(row), "{row} missing from {out}");
+    }
+    assert!(std::fs::read_to_string(&ood).unwrap().contains("| synthetic patterns |"));
+}
+
+/// The robustness benchmark on the split's test part.
+fn robustness_report(dir: &Path, split: &Path, bundle: &Path) {
+    // The robustness benchmark on the split's test part: every condition a
+    // row, the clean photos first, with a CSV, a JSON copy, every photo's
+    // outcome and the plot beside the report.
+    let report = dir.join("robust.md");
+    let out = ok(dermlens(&[
+        "robustness",
+        path(split),
+        "--part",
+        "test",
+        "--model",
+        path(bundle),
+        "--kinds",
+        "warm-light,dim,distance",
+        "--severities",
+        "moderate,severe",
+        "--out",
+        path(&report),
+    ])
+    .output()
+    .unwrap());
+    for row in
+        ["| none | - |", "| warm-light | moderate | light of 4033 K |", "| distance | severe |"]
+    {
+        assert!(out.contains(row), "{row} missing from {out}");
+    }
+    let markdown = std::fs::read_to_string(&report).unwrap();
+    assert!(markdown.contains("![Balanced accuracy against severity](robust-accuracy.svg)"));
+    let svg = std::fs::read_to_string(dir.join("robust-accuracy.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("warm-light"), "{svg}");
+    let table = std::fs::read_to_string(dir.join("robust.csv")).unwrap();
+    assert_eq!(table.lines().count(), 1 + 7, "a header and 7 conditions: {table}");
+    let photos = std::fs::read_to_string(dir.join("robust-photos.csv")).unwrap();
+    let test_photos =
+        std::fs::read_to_string(split).unwrap().lines().filter(|l| l.ends_with(",test")).count();
+    assert_eq!(photos.lines().count(), 1 + 7 * test_photos, "one row per photo and condition");
+    // A wrong name is refused with the list of names.
+    let wrong = dermlens(&["robustness", path(split), "--model", path(bundle), "--kinds", "fog"])
+        .output()
+        .unwrap();
+    assert!(!wrong.status.success());
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("unknown degradation 'fog'"));
 }
 
 /// The same commands on wgpu (lavapipe on a machine without a GPU): a small

@@ -193,6 +193,38 @@ fn capped_per_class(mut samples: Vec<Sample>, per_class: usize) -> Vec<Sample> {
     samples
 }
 
+/// "Uncertain" below the confidence where validation predictions are right
+/// less than half the time.
+fn min_confidence(predictions: &[ensemble::Prediction], labels: &[usize]) -> f32 {
+    let mut by_confidence: Vec<(f32, bool)> = predictions
+        .iter()
+        .zip(labels)
+        .map(|(p, &y)| (p.probabilities[p.top], p.top == y))
+        .collect();
+    by_confidence.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut min_confidence = 0.0;
+    let mut right = 0usize;
+    for (k, (confidence, ok)) in by_confidence.iter().enumerate() {
+        right += usize::from(*ok);
+        if (right as f32) / ((k + 1) as f32) < 0.5 {
+            min_confidence = *confidence;
+        }
+    }
+    min_confidence
+}
+
+/// Each member's familiarity statistics, from its features of `seen`.
+fn fit_familiarity(seen: &SampleOutputs, rank: usize) -> Result<Vec<Familiarity>> {
+    seen.features
+        .iter()
+        .enumerate()
+        .map(|(m, f)| {
+            crate::familiarity_fit::fit(f, &seen.labels, rank)
+                .with_context(|| format!("fitting member {m}'s familiarity statistics"))
+        })
+        .collect()
+}
+
 pub fn run(args: Args, ctx: &Context) -> Result<()> {
     let dir = RunDir::new(&args.run);
     let run = dir.load()?;
@@ -208,15 +240,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
     }
     println!("fitting familiarity statistics on {} train images", train.len());
     let seen = sample_outputs(&members, &train, &looking, device)?;
-    let familiarity: Vec<Familiarity> = seen
-        .features
-        .iter()
-        .enumerate()
-        .map(|(m, f)| {
-            crate::familiarity_fit::fit(f, &seen.labels, args.familiarity_rank)
-                .with_context(|| format!("fitting member {m}'s familiarity statistics"))
-        })
-        .collect::<Result<_>>()?;
+    let familiarity = fit_familiarity(&seen, args.familiarity_rank)?;
 
     let val = sample_outputs(&members, &split.part(Part::Val), &looking, device)?;
     let (logits, labels) = (&val.logits, &val.labels);
@@ -246,37 +270,12 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
         max_familiarity_distance: f32::MAX,
         referral: 1.0,
     };
-    let predictions: Vec<ensemble::Prediction> = (0..labels.len())
-        .map(|i| {
-            ensemble::combine(
-                &val.sample_logits(i),
-                &scaling,
-                &run.classes,
-                &unset,
-                val.distance(&familiarity, i),
-            )
-        })
-        .collect();
+    let predictions = val.predictions(&familiarity, &scaling, &run.classes, &unset);
     // Lesion photos like the training ones: flag at most 1% of them as unfamiliar.
     let mut distances: Vec<f32> =
         predictions.iter().filter_map(|p| p.familiarity_distance).collect();
     let max_familiarity_distance = quantile(&mut distances, 0.99);
-    // "Uncertain" below the confidence where validation predictions are right
-    // less than half the time.
-    let mut by_confidence: Vec<(f32, bool)> = predictions
-        .iter()
-        .zip(labels)
-        .map(|(p, &y)| (p.probabilities[p.top], p.top == y))
-        .collect();
-    by_confidence.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let mut min_confidence = 0.0;
-    let mut right = 0usize;
-    for (k, (confidence, ok)) in by_confidence.iter().enumerate() {
-        right += usize::from(*ok);
-        if (right as f32) / ((k + 1) as f32) < 0.5 {
-            min_confidence = *confidence;
-        }
-    }
+    let min_confidence = min_confidence(&predictions, labels);
     let mut thresholds = Thresholds {
         // A majority of members must agree (always met by a single member).
         min_agreement: if members.len() > 1 { 0.5 + 0.5 / members.len() as f32 } else { 0.0 },
@@ -285,12 +284,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
         referral: 1.0,
     };
     let malignant: Vec<bool> = run.classes.iter().map(|c| c.malignant).collect();
-    let decided: Vec<ensemble::Prediction> = (0..labels.len())
-        .map(|i| {
-            let d = val.distance(&familiarity, i);
-            ensemble::combine(&val.sample_logits(i), &scaling, &run.classes, &thresholds, d)
-        })
-        .collect();
+    let decided = val.predictions(&familiarity, &scaling, &run.classes, &thresholds);
     let (referral, benign_referred) =
         referral_threshold(&decided, labels, &malignant, args.referral_sensitivity);
     thresholds.referral = referral;

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use anyhow::Result;
+use model::classes::LesionClass;
 use model::{ensemble, guidance};
 
 use crate::context::Context;
@@ -96,6 +97,36 @@ impl Referral {
 
 const HEADER: &str = "| model | part | n | accuracy | balanced acc. | macro F1 | MCC | mean AUC | mel recall | malignant sens. | malignant spec. | malignant AUC | NLL | ECE |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|";
 
+/// The per-class figures and the confusion matrix of the ensemble on `part`, in Markdown.
+fn class_tables(part: Part, classes: &[LesionClass], metrics: &Metrics) -> Result<String> {
+    let codes: Vec<&str> = classes.iter().map(|c| c.code.as_str()).collect();
+    let mut out = String::new();
+    writeln!(out, "\n### Ensemble on the {part} part\n")?;
+    writeln!(
+        out,
+        "| class | precision | recall | F1 | AUC | support |\n|---|---|---|---|---|---|"
+    )?;
+    for (class, k) in classes.iter().zip(&metrics.per_class) {
+        let auc = k.auc.map(|a| format!("{a:.3}")).unwrap_or_else(|| "-".into());
+        writeln!(
+            out,
+            "| {} | {:.3} | {:.3} | {:.3} | {auc} | {} |",
+            class.code, k.precision, k.recall, k.f1, k.support
+        )?;
+    }
+    writeln!(
+        out,
+        "\nConfusion matrix (rows: truth, columns: prediction)\n\n| | {} |\n|---|{}",
+        codes.join(" | "),
+        "---|".repeat(codes.len())
+    )?;
+    for (c, counts) in metrics.confusion.iter().enumerate() {
+        let cells: Vec<String> = counts.iter().map(|n| n.to_string()).collect();
+        writeln!(out, "| **{}** | {} |", codes[c], cells.join(" | "))?;
+    }
+    Ok(out)
+}
+
 pub fn run(args: Args, ctx: &Context) -> Result<()> {
     let (run_dir, parts, out) = (&args.run, &args.parts, &args.out);
     // The report and its JSON copy (`--out RUN/run.md` would name run.json).
@@ -125,18 +156,12 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
             table.push(row(&format!("member {m}"), part, &metrics, mel));
             json.insert(format!("{part}/member-{m}"), serde_json::to_value(&metrics)?);
         }
-        let predictions: Vec<ensemble::Prediction> = (0..labels.len())
-            .map(|i| {
-                let distance = outputs.distance(&calibration.familiarity, i);
-                ensemble::combine(
-                    &outputs.sample_logits(i),
-                    &calibration.scaling,
-                    &run.classes,
-                    &calibration.thresholds,
-                    distance,
-                )
-            })
-            .collect();
+        let predictions = outputs.predictions(
+            &calibration.familiarity,
+            &calibration.scaling,
+            &run.classes,
+            &calibration.thresholds,
+        );
         let probs: Vec<Vec<f32>> = predictions.iter().map(|p| p.probabilities.clone()).collect();
         let metrics = metrics::compute(&probs, labels, &malignant);
         let flagged = predictions.iter().filter(|p| p.unfamiliar).count();
@@ -148,30 +173,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
             serde_json::json!({ "n": labels.len(), "uncertain": uncertain, "not_a_lesion": flagged }),
         );
         json.insert(format!("{part}/referral"), serde_json::to_value(&referral)?);
-        writeln!(details, "\n### Ensemble on the {part} part\n")?;
-        writeln!(
-            details,
-            "| class | precision | recall | F1 | AUC | support |\n|---|---|---|---|---|---|"
-        )?;
-        for (c, class) in run.classes.iter().enumerate() {
-            let k = &metrics.per_class[c];
-            let auc = k.auc.map(|a| format!("{a:.3}")).unwrap_or_else(|| "-".into());
-            writeln!(
-                details,
-                "| {} | {:.3} | {:.3} | {:.3} | {auc} | {} |",
-                class.code, k.precision, k.recall, k.f1, k.support
-            )?;
-        }
-        writeln!(
-            details,
-            "\nConfusion matrix (rows: truth, columns: prediction)\n\n| | {} |\n|---|{}",
-            codes.join(" | "),
-            "---|".repeat(codes.len())
-        )?;
-        for (c, counts) in metrics.confusion.iter().enumerate() {
-            let cells: Vec<String> = counts.iter().map(|n| n.to_string()).collect();
-            writeln!(details, "| **{}** | {} |", codes[c], cells.join(" | "))?;
-        }
+        details.push_str(&class_tables(part, &run.classes, &metrics)?);
         writeln!(details, "\n{}", plots.confusion(part, &metrics.confusion, &codes)?)?;
         writeln!(details, "\n{}", plots.roc(part, &probs, labels, &codes, &malignant)?)?;
         writeln!(details, "\n{}", plots.reliability(part, &probs, labels)?)?;

@@ -225,6 +225,72 @@ fn share(count: usize, total: usize) -> String {
     percent(count, total, 2)
 }
 
+/// The share of degraded copies the checks flag, per degradation.
+fn detection(out: &mut String, rows: &[(PathBuf, Row)]) {
+    let n = rows.len();
+    let _ = writeln!(out, "## Detection of degraded copies\n");
+    let _ = writeln!(
+        out,
+        "Each image is degraded in memory at its stored resolution, then assessed like a photo.\n"
+    );
+    let _ = writeln!(
+        out,
+        "| degradation | how | expected issue | detected | any flag | {} |",
+        ISSUES.map(|i| format!("{i:?}")).join(" | ")
+    );
+    let _ = writeln!(out, "|---|---|---|---:|---:|{}", "---:|".repeat(ISSUES.len()));
+    for (d, degradation) in DEGRADATIONS.iter().enumerate() {
+        let v = d + 1;
+        let count =
+            |f: &dyn Fn(&[QualityIssue]) -> bool| rows.iter().filter(|(_, r)| f(&r[v].1)).count();
+        let detected = count(&|i| degradation.expected.iter().any(|e| i.contains(e)));
+        let flagged = count(&|i| !i.is_empty());
+        let per: Vec<String> =
+            ISSUES.iter().map(|issue| share(count(&|i| i.contains(issue)), n)).collect();
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | **{}** | {} | {} |",
+            degradation.name,
+            degradation.description(),
+            degradation.expected.iter().map(|e| format!("{e:?}")).collect::<Vec<_>>().join(" or "),
+            share(detected, n),
+            share(flagged, n),
+            per.join(" | ")
+        );
+    }
+    let _ = writeln!(out);
+}
+
+/// Percentiles of every measure, on the originals and each degradation.
+fn percentiles(out: &mut String, rows: &[(PathBuf, Row)]) {
+    let _ = writeln!(out, "## Measures (percentiles over the images)\n");
+    type Measure = (&'static str, fn(&QualityMeasures) -> f32);
+    let measures: [Measure; 8] = [
+        ("sharpness (Laplacian variance)", |m| m.sharpness),
+        ("contrast (grey std)", |m| m.contrast),
+        ("brightness (grey mean)", |m| m.brightness),
+        ("dark-clipped share", |m| m.dark_clipped),
+        ("bright-clipped share", |m| m.bright_clipped),
+        ("warmth (ln R/B of the light)", |m| m.warmth),
+        ("noise (sigma)", |m| m.noise),
+        ("lesion area (share of the frame)", |m| m.lesion_area),
+    ];
+    let header: Vec<String> = PERCENTILES.iter().map(|p| format!("p{p}")).collect();
+    for (name, get) in measures {
+        let _ = writeln!(out, "### {name}\n");
+        let _ = writeln!(out, "| variant | {} |", header.join(" | "));
+        let _ = writeln!(out, "|---|{}", "---:|".repeat(PERCENTILES.len()));
+        for v in 0..=DEGRADATIONS.len() {
+            let mut values: Vec<f32> = rows.iter().map(|(_, r)| get(&r[v].0)).collect();
+            values.sort_by(f32::total_cmp);
+            let cells: Vec<String> =
+                PERCENTILES.iter().map(|&p| format_value(percentile(&values, p))).collect();
+            let _ = writeln!(out, "| {} | {} |", variant_name(v), cells.join(" | "));
+        }
+        let _ = writeln!(out);
+    }
+}
+
 /// The Markdown report.
 pub fn report(
     what: &str,
@@ -273,66 +339,8 @@ pub fn report(
     let any = rows.iter().filter(|(_, r)| !r[0].1.is_empty()).count();
     let _ = writeln!(out, "| **any** | {any} | {} |\n", share(any, n));
 
-    // Detection per degradation.
-    let _ = writeln!(out, "## Detection of degraded copies\n");
-    let _ = writeln!(
-        out,
-        "Each image is degraded in memory at its stored resolution, then assessed like a photo.\n"
-    );
-    let _ = writeln!(
-        out,
-        "| degradation | how | expected issue | detected | any flag | {} |",
-        ISSUES.map(|i| format!("{i:?}")).join(" | ")
-    );
-    let _ = writeln!(out, "|---|---|---|---:|---:|{}", "---:|".repeat(ISSUES.len()));
-    for (d, degradation) in DEGRADATIONS.iter().enumerate() {
-        let v = d + 1;
-        let count =
-            |f: &dyn Fn(&[QualityIssue]) -> bool| rows.iter().filter(|(_, r)| f(&r[v].1)).count();
-        let detected = count(&|i| degradation.expected.iter().any(|e| i.contains(e)));
-        let flagged = count(&|i| !i.is_empty());
-        let per: Vec<String> =
-            ISSUES.iter().map(|issue| share(count(&|i| i.contains(issue)), n)).collect();
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | **{}** | {} | {} |",
-            degradation.name,
-            degradation.description(),
-            degradation.expected.iter().map(|e| format!("{e:?}")).collect::<Vec<_>>().join(" or "),
-            share(detected, n),
-            share(flagged, n),
-            per.join(" | ")
-        );
-    }
-    let _ = writeln!(out);
-
-    // Percentiles per measure and variant.
-    let _ = writeln!(out, "## Measures (percentiles over the images)\n");
-    type Measure = (&'static str, fn(&QualityMeasures) -> f32);
-    let measures: [Measure; 8] = [
-        ("sharpness (Laplacian variance)", |m| m.sharpness),
-        ("contrast (grey std)", |m| m.contrast),
-        ("brightness (grey mean)", |m| m.brightness),
-        ("dark-clipped share", |m| m.dark_clipped),
-        ("bright-clipped share", |m| m.bright_clipped),
-        ("warmth (ln R/B of the light)", |m| m.warmth),
-        ("noise (sigma)", |m| m.noise),
-        ("lesion area (share of the frame)", |m| m.lesion_area),
-    ];
-    let header: Vec<String> = PERCENTILES.iter().map(|p| format!("p{p}")).collect();
-    for (name, get) in measures {
-        let _ = writeln!(out, "### {name}\n");
-        let _ = writeln!(out, "| variant | {} |", header.join(" | "));
-        let _ = writeln!(out, "|---|{}", "---:|".repeat(PERCENTILES.len()));
-        for v in 0..=DEGRADATIONS.len() {
-            let mut values: Vec<f32> = rows.iter().map(|(_, r)| get(&r[v].0)).collect();
-            values.sort_by(f32::total_cmp);
-            let cells: Vec<String> =
-                PERCENTILES.iter().map(|&p| format_value(percentile(&values, p))).collect();
-            let _ = writeln!(out, "| {} | {} |", variant_name(v), cells.join(" | "));
-        }
-        let _ = writeln!(out);
-    }
+    detection(&mut out, rows);
+    percentiles(&mut out, rows);
 
     // The originals flagged, so a person can look at them.
     let flagged: Vec<String> = rows

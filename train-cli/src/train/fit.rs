@@ -23,6 +23,7 @@ use super::sampler::{self, Sampling};
 use super::schedule::learning_rate;
 use crate::metrics;
 use crate::progress;
+use crate::recipe::Recipe;
 use crate::rng::Rng;
 use crate::run_dir::MemberDir;
 use crate::run_dir::log::LogRow;
@@ -54,6 +55,45 @@ pub struct FitOptions {
     /// Network input side.
     pub input: u32,
     pub normalization: Normalization,
+}
+
+impl FitOptions {
+    /// The trainer's options for a member of `recipe` with input side `input`.
+    pub fn of(recipe: &Recipe, input: u32, loss: LossConfig, normalization: Normalization) -> Self {
+        Self {
+            head: StageOptions {
+                epochs: recipe.head_epochs,
+                learning_rate: recipe.head_lr,
+                warmup_epochs: 0,
+            },
+            full: StageOptions {
+                epochs: recipe.epochs,
+                learning_rate: recipe.lr,
+                warmup_epochs: recipe.warmup_epochs,
+            },
+            batch: recipe.batch,
+            weight_decay: recipe.weight_decay,
+            freeze_stem: recipe.freeze_stem,
+            ema: recipe.ema,
+            epoch_images: recipe.epoch_images,
+            sampling: recipe.sampling,
+            loss,
+            augment: Augment {
+                geometry: recipe.geometry.into(),
+                min_area: recipe.min_area,
+                max_aspect: recipe.max_aspect,
+                rotate: recipe.rotate,
+                colour: recipe.colour_jitter,
+                hue: recipe.hue,
+                phone: recipe.phone,
+                phone_strength: recipe.phone_strength,
+                colour_constancy: recipe.colour_constancy,
+            },
+            fixed_views: recipe.fixed_views,
+            input,
+            normalization,
+        }
+    }
 }
 
 /// What a member trains and validates on.
@@ -174,21 +214,7 @@ pub fn fit_member(
         .with_context(|| format!("cannot create {}", dir.path.display()))?;
     let autodiff = device.clone().autodiff();
     let num_classes = initial.num_classes();
-    let mut checkpoint = match Checkpoint::load(dir)? {
-        Some(checkpoint) => {
-            let s = &checkpoint.state;
-            eprintln!("{}: resuming at {:?} epoch {}", dir.path.display(), s.stage, s.epoch + 1);
-            checkpoint
-        }
-        None => Checkpoint {
-            state: MemberState { seed, stage: Stage::Head, epoch: 0, log: Vec::new() },
-            weights: model::burnpack::to_bytes(&initial)?,
-            average: Vec::new(),
-            optimizer: Vec::new(),
-        },
-    };
-    let mut classifier = model::burnpack::load(initial, checkpoint.weights.clone())
-        .with_context(|| format!("{} does not fit this network", dir.checkpoint().display()))?;
+    let (mut checkpoint, mut classifier) = start(dir, initial, seed)?;
 
     // The optimizer and the weight average stay in memory from one epoch to
     // the next; the checkpoint's copies serve a resumed run.
@@ -197,23 +223,8 @@ pub fn fit_member(
         let stage = checkpoint.state.stage;
         let stage_options = if stage == Stage::Head { &options.head } else { &options.full };
         if checkpoint.state.epoch >= stage_options.epochs {
-            // The next stage starts where this one ended, with a fresh optimizer.
-            checkpoint.state.stage = if stage == Stage::Head { Stage::Full } else { Stage::Done };
-            checkpoint.state.epoch = 0;
-            checkpoint.optimizer.clear();
+            advance_stage(&mut checkpoint, &classifier, options, dir, device)?;
             live = None;
-            if checkpoint.state.stage == Stage::Full && options.ema > 0.0 {
-                checkpoint.average = Ema::new(options.ema, &classifier).to_bytes();
-            }
-            if checkpoint.state.stage == Stage::Done {
-                let kept = if checkpoint.average.is_empty() {
-                    classifier.clone()
-                } else {
-                    Ema::from_bytes(&checkpoint.average)?.classifier(num_classes, device)?
-                };
-                dir.save_weights(&model::burnpack::to_bytes(&kept)?)?;
-            }
-            checkpoint.save(dir)?;
             continue;
         }
         let epoch = checkpoint.state.epoch;
@@ -251,17 +262,7 @@ pub fn fit_member(
                 }
             };
             let batch_loss = loss(logits, &labels, &options.loss);
-            let value =
-                crate::tensors::values(batch_loss.clone())?.first().copied().unwrap_or(f32::NAN);
-            if !value.is_finite() {
-                bail!(
-                    "the loss became {value} at {stage:?} epoch {} batch {}: lower the learning rate; \
-                     the last good checkpoint is kept in {}",
-                    epoch + 1,
-                    b + 1,
-                    dir.path.display()
-                );
-            }
+            let value = finite_loss(&batch_loss, stage, epoch, b, dir)?;
             loss_sum += f64::from(value);
             lr = learning_rate(stage_options.learning_rate, epoch * steps + b, total_steps, warmup);
             let grads = GradientsParams::from_grads(batch_loss.backward(), &model);
@@ -283,25 +284,20 @@ pub fn fit_member(
         };
         let seconds = started.elapsed().as_secs_f64();
         let train_loss = loss_sum / steps.max(1) as f64;
-        eprintln!(
-            "{}: {stage:?} epoch {}: train loss {train_loss:.4}, val loss {:.4}, val balanced accuracy {:.4} ({seconds:.0} s)",
-            dir.path.display(),
-            epoch + 1,
-            m.nll,
-            m.balanced_accuracy
+        record(
+            dir,
+            &mut checkpoint.state,
+            LogRow {
+                stage: if stage == Stage::Head { "head" } else { "full" }.into(),
+                epoch: epoch + 1,
+                learning_rate: lr,
+                train_loss,
+                val_loss: m.nll,
+                val_accuracy: m.accuracy,
+                val_balanced_accuracy: m.balanced_accuracy,
+                seconds,
+            },
         );
-        let state = &mut checkpoint.state;
-        state.log.push(LogRow {
-            stage: if stage == Stage::Head { "head" } else { "full" }.into(),
-            epoch: epoch + 1,
-            learning_rate: lr,
-            train_loss,
-            val_loss: m.nll,
-            val_accuracy: m.accuracy,
-            val_balanced_accuracy: m.balanced_accuracy,
-            seconds,
-        });
-        state.epoch += 1;
         checkpoint.weights = model::burnpack::to_bytes(&classifier)?;
         checkpoint.average = average.as_ref().map(Ema::to_bytes).unwrap_or_default();
         checkpoint.optimizer =
@@ -313,6 +309,91 @@ pub fn fit_member(
         live = Some((optimizer, average));
     }
     Ok(())
+}
+
+/// Where the member stands: its saved checkpoint (a resumed run), or the
+/// start of its head stage.
+fn start(dir: &MemberDir, initial: Classifier, seed: u64) -> Result<(Checkpoint, Classifier)> {
+    let checkpoint = match Checkpoint::load(dir)? {
+        Some(checkpoint) => {
+            let s = &checkpoint.state;
+            eprintln!("{}: resuming at {:?} epoch {}", dir.path.display(), s.stage, s.epoch + 1);
+            checkpoint
+        }
+        None => Checkpoint {
+            state: MemberState { seed, stage: Stage::Head, epoch: 0, log: Vec::new() },
+            weights: model::burnpack::to_bytes(&initial)?,
+            average: Vec::new(),
+            optimizer: Vec::new(),
+        },
+    };
+    let classifier = model::burnpack::load(initial, checkpoint.weights.clone())
+        .with_context(|| format!("{} does not fit this network", dir.checkpoint().display()))?;
+    Ok((checkpoint, classifier))
+}
+
+/// Ends a stage: the next starts where this one ended, with a fresh
+/// optimizer; after the last, the member's kept weights are written.
+fn advance_stage(
+    checkpoint: &mut Checkpoint,
+    classifier: &Classifier,
+    options: &FitOptions,
+    dir: &MemberDir,
+    device: &Device,
+) -> Result<()> {
+    let stage = checkpoint.state.stage;
+    checkpoint.state.stage = if stage == Stage::Head { Stage::Full } else { Stage::Done };
+    checkpoint.state.epoch = 0;
+    checkpoint.optimizer.clear();
+    if checkpoint.state.stage == Stage::Full && options.ema > 0.0 {
+        checkpoint.average = Ema::new(options.ema, classifier).to_bytes();
+    }
+    if checkpoint.state.stage == Stage::Done {
+        let kept = if checkpoint.average.is_empty() {
+            classifier.clone()
+        } else {
+            Ema::from_bytes(&checkpoint.average)?.classifier(classifier.num_classes(), device)?
+        };
+        dir.save_weights(&model::burnpack::to_bytes(&kept)?)?;
+    }
+    checkpoint.save(dir)
+}
+
+/// The batch's loss as a number; a loss that is not finite stops training.
+fn finite_loss(
+    batch_loss: &Tensor<1>,
+    stage: Stage,
+    epoch: usize,
+    batch: usize,
+    dir: &MemberDir,
+) -> Result<f32> {
+    let value = crate::tensors::values(batch_loss.clone())?.first().copied().unwrap_or(f32::NAN);
+    if !value.is_finite() {
+        bail!(
+            "the loss became {value} at {stage:?} epoch {} batch {}: lower the learning rate; \
+             the last good checkpoint is kept in {}",
+            epoch + 1,
+            batch + 1,
+            dir.path.display()
+        );
+    }
+    Ok(value)
+}
+
+/// Logs a finished epoch (on stderr and in the member's state) and moves on.
+fn record(dir: &MemberDir, state: &mut MemberState, row: LogRow) {
+    eprintln!(
+        "{}: {} epoch {}: train loss {:.4}, val loss {:.4}, val balanced accuracy {:.4} ({:.0} s)",
+        dir.path.display(),
+        if row.stage == "head" { "Head" } else { "Full" },
+        row.epoch,
+        row.train_loss,
+        row.val_loss,
+        row.val_balanced_accuracy,
+        row.seconds
+    );
+    state.log.push(row);
+    state.epoch += 1;
 }
 
 /// The augmented views of one batch. Each photo's view has its own

@@ -23,8 +23,38 @@ pub fn write(
     manifest: &Manifest,
     bytes: usize,
 ) -> Result<String> {
-    let recipe = &run.options;
     let mut card = String::new();
+    header(&mut card, run, manifest, bytes)?;
+    data(&mut card, run)?;
+    training(&mut card, dir, run, manifest)?;
+    calibration_words(&mut card, calibration)?;
+    writeln!(card, "## Evaluation\n")?;
+    match dir.evaluation_table() {
+        Some(table) => writeln!(
+            card,
+            "From `dermlens evaluate` (the test part was used only for this table):\n\n{table}\n"
+        )?,
+        None => {
+            writeln!(card, "Not evaluated: run `dermlens evaluate` on the run before exporting.\n")?
+        }
+    }
+
+    writeln!(card, "## Limitations\n")?;
+    writeln!(
+        card,
+        "- Learned from dermatoscope images (HAM10000: Austria and Australia), mostly of light skin. Phone \
+         photos without a dermatoscope, other skin tones, body sites and lesion types outside these classes \
+         are unlike its training data; its answers on them mean less than the figures above suggest.\n\
+         - It sees the centred square of the photo: keep the spot in the middle.\n\
+         - The figures come from one split of one dataset; a clinic's own photos may differ.\n\
+         - The not-a-lesion warning is a safety net, not a guarantee.\n\
+         - HAM10000 is CC BY-NC 4.0 (Tschandl, Rosendahl and Kittler, 2018): the model inherits the \
+         non-commercial condition."
+    )?;
+    Ok(card)
+}
+
+fn header(card: &mut String, run: &Run, manifest: &Manifest, bytes: usize) -> Result<()> {
     writeln!(card, "# Model card: dermlens skin-lesion classifier\n")?;
     writeln!(card, "{}\n", manifest.provenance)?;
     writeln!(
@@ -48,6 +78,11 @@ pub fn write(
         manifest.classes.len()
     )?;
 
+    Ok(())
+}
+
+fn data(card: &mut String, run: &Run) -> Result<()> {
+    let recipe = &run.options;
     writeln!(card, "## Data\n")?;
     let split = split::load(&recipe.split)?;
     writeln!(
@@ -72,6 +107,11 @@ pub fn write(
         )?;
     }
 
+    Ok(())
+}
+
+fn training(card: &mut String, dir: &RunDir, run: &Run, manifest: &Manifest) -> Result<()> {
+    let recipe = &run.options;
     writeln!(card, "\n## Training\n")?;
     let inputs: Vec<String> = run.inputs().iter().map(|i| format!("{}", i[0])).collect();
     writeln!(
@@ -99,6 +139,23 @@ pub fn write(
         recipe.seed,
         run.device
     )?;
+    if recipe.phone > 0.0 {
+        writeln!(
+            card,
+            "{:.0}% of the views were first spoilt the ways a phone photo differs from a dermatoscope image \
+             (the light's colour, distance, blur or resolution, exposure, noise, JPEG; up to strength {} of \
+             `dermlens robustness`'s scale).\n",
+            recipe.phone * 100.0,
+            recipe.phone_strength
+        )?;
+    }
+    if recipe.colour_constancy {
+        writeln!(
+            card,
+            "Every photo's colours are evened out (shades-of-grey colour constancy) before the network sees \
+             it, in training and in use.\n"
+        )?;
+    }
     let minutes: f64 = run.seconds.iter().sum::<f64>() / 60.0;
     if minutes > 0.0 {
         writeln!(card, "Training took {minutes:.0} minutes in all.\n")?;
@@ -114,6 +171,10 @@ pub fn write(
             )?;
         }
     }
+    Ok(())
+}
+
+fn calibration_words(card: &mut String, calibration: &Calibration) -> Result<()> {
     writeln!(
         card,
         "\nCalibration on the validation part: temperatures {:?}; melanoma logit offset {:+.2}; \"uncertain\" \
@@ -130,31 +191,14 @@ pub fn write(
         calibration.thresholds.max_familiarity_distance,
         calibration.tta.count()
     )?;
-
-    writeln!(card, "## Evaluation\n")?;
-    match dir.evaluation_table() {
-        Some(table) => writeln!(
-            card,
-            "From `dermlens evaluate` (the test part was used only for this table):\n\n{table}\n"
-        )?,
-        None => {
-            writeln!(card, "Not evaluated: run `dermlens evaluate` on the run before exporting.\n")?
-        }
-    }
-
-    writeln!(card, "## Limitations\n")?;
     writeln!(
         card,
-        "- Learned from dermatoscope images (HAM10000: Austria and Australia), mostly of light skin. Phone \
-         photos without a dermatoscope, other skin tones, body sites and lesion types outside these classes \
-         are unlike its training data; its answers on them mean less than the figures above suggest.\n\
-         - It sees the centred square of the photo: keep the spot in the middle.\n\
-         - The figures come from one split of one dataset; a clinic's own photos may differ.\n\
-         - The not-a-lesion warning is a safety net, not a guarantee.\n\
-         - HAM10000 is CC BY-NC 4.0 (Tschandl, Rosendahl and Kittler, 2018): the model inherits the \
-         non-commercial condition."
+        "The advice sends the photo to a dermatologist when the malignant classes together reach {:.3} \
+         (chosen on validation for the share of malignant lesions it must refer), or the result is uncertain \
+         or unlike a lesion photo.\n",
+        calibration.thresholds.referral
     )?;
-    Ok(card)
+    Ok(())
 }
 
 /// The card is prose for people: the recipe's enums in words.
