@@ -86,7 +86,9 @@ async fn choose_device(choice: BackendChoice) -> (Device, String) {
     if use_gpu {
         match Device::wgpu_options().init_async().await {
             Ok(device) => return (device, "WebGPU".into()),
-            Err(e) => web_sys::console::warn_1(
+            // A browser without a WebGPU adapter is no fault: the CPU backend
+            // answers, and the page says which one ran.
+            Err(e) => web_sys::console::info_1(
                 &format!("WebGPU is not usable here ({e}); using the CPU").into(),
             ),
         }
