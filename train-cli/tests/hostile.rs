@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 mod common;
-use common::{dermlens_command, path, root, train_args};
+use common::{dermlens_command, fresh_dir, path, root, train_args};
 use image::{DynamicImage, ImageBuffer, ImageFormat, Luma, LumaA, Rgb, RgbImage};
 
 fn dermlens(args: &[&str]) -> Output {
@@ -472,9 +472,8 @@ fn split_refuses_a_truncated_image() {
 /// format must keep the checksummed binding of bundles made before it.
 #[test]
 fn the_shipped_bundle_still_loads() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let dir = std::env::temp_dir().join(format!("dermlens-shipped-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let root = root();
+    let dir = fresh_dir("shipped");
     let csv = dir.join("shipped.csv");
     let photo = root.join("tests/fixtures/ham10000/images/ISIC_0024370.jpg");
     let model = root.join("public/model");
@@ -505,13 +504,6 @@ fn finished_within(mut command: std::process::Command, dir: &Path, seconds: u64)
         std::thread::sleep(std::time::Duration::from_millis(50));
     };
     Output { status, stdout: std::fs::read(out).unwrap(), stderr: std::fs::read(err).unwrap() }
-}
-
-fn fresh_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("dermlens-{name}-{}", std::process::id()));
-    std::fs::remove_dir_all(&dir).ok();
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 fn shipped_model() -> PathBuf {

@@ -30,3 +30,11 @@ pub fn train_args(split: &Path, out: &Path, options: &[&str]) -> Vec<String> {
         ["train", "--split", path(split), "--backbone", path(&backbone), "--out", path(out)];
     fixed.iter().chain(options).map(|s| s.to_string()).collect()
 }
+
+/// An empty folder of this test process's own under the system's temporary folder.
+pub fn fresh_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("dermlens-{name}-{}", std::process::id()));
+    std::fs::remove_dir_all(&dir).ok();
+    std::fs::create_dir_all(&dir).expect("a temporary folder");
+    dir
+}
