@@ -60,6 +60,20 @@ function check(condition, message) {
   return !!condition;
 }
 
+// Evaluates an async function in the page until it gives a truthy value, and
+// returns that value (null after the timeout). Playwright's waitForFunction
+// does not await a promise its predicate returns: a pending promise counts as
+// truthy, so a check built on it reads the page's state too early.
+async function until(page, fn, timeout, arg) {
+  const end = Date.now() + timeout;
+  for (;;) {
+    const value = await page.evaluate(fn, arg).catch(() => null);
+    if (value) return value;
+    if (Date.now() > end) return null;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 const TYPES = {
   '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.wasm': 'application/wasm',
   '.css': 'text/css', '.json': 'application/json', '.svg': 'image/svg+xml', '.png': 'image/png',
@@ -481,7 +495,7 @@ async function weightsOnce(page, requests) {
   const files = weightFiles().map((f) => f.file);
   const counts = files.map((f) => requests.filter((r) => r.url.endsWith('/model/' + f)).length);
   check(counts.every((n) => n === 1), `each weight file was downloaded once on the first visit (${counts.join(', ')})`);
-  await page.waitForFunction(async () => (await caches.keys()).some((k) => k.startsWith('dermlens-app-')), null, { timeout: 120_000 }).catch(() => {});
+  await until(page, async () => (await caches.keys()).some((k) => k.startsWith('dermlens-app-')), 120_000);
   const visit = served.slice(firstVisitStart);
   const wasm = visit.filter((r) => r.path.endsWith('/worker_bg.wasm')).length;
   // What a first visit downloads: each file once (a normal profile's service
@@ -500,7 +514,7 @@ async function weightsOnce(page, requests) {
   // it (measured: sent once); this test's incognito contexts keep no copy
   // of a file this large, so here it is sent twice.
   console.log(`  note the server sent the worker's code ${wasm} time(s) on the first visit (page, then the service worker's install)`);
-  await page.waitForFunction(async () => (await caches.keys()).some((k) => k.startsWith('dermlens-app-')), null, { timeout: 120_000 }).catch(() => {});
+  await until(page, async () => (await caches.keys()).some((k) => k.startsWith('dermlens-app-')), 120_000);
   const caches = await page.evaluate(async () => caches.keys());
   check(caches.some((k) => k.startsWith('dermlens-model-')) && caches.some((k) => k.startsWith('dermlens-app-')), `versioned caches: ${caches.join(', ')}`);
 }
@@ -564,16 +578,13 @@ async function historyChecks(page, requests) {
   fs.writeFileSync(clashFile, JSON.stringify(clash));
   await page.setInputFiles('[data-test=history-import]', exportFile);
   await page.setInputFiles('[data-test=history-import]', clashFile);
-  const stored = await page
-    .waitForFunction(async () => {
-      const db = await new Promise((ok, no) => { const r = indexedDB.open('dermlens-history'); r.onsuccess = () => ok(r.result); r.onerror = no; });
-      const all = await new Promise((ok, no) => { const r = db.transaction('entries').objectStore('entries').getAll(); r.onsuccess = () => ok(r.result); r.onerror = no; });
-      db.close();
-      return all.length === 3 ? all.map((e) => e.spot) : false;
-    }, null, { timeout: 10_000, polling: 200 })
-    .then((h) => h.jsonValue())
-    .catch(() => null);
-  check(stored && stored.filter((s) => s === SPOT).length === 2, `importing twice adds nothing, and a clashing id replaces nothing (${JSON.stringify(stored)})`);
+  const stored = await until(page, async () => {
+    const db = await new Promise((ok, no) => { const r = indexedDB.open('dermlens-history'); r.onsuccess = () => ok(r.result); r.onerror = no; });
+    const all = await new Promise((ok, no) => { const r = db.transaction('entries').objectStore('entries').getAll(); r.onsuccess = () => ok(r.result); r.onerror = no; });
+    db.close();
+    return all.length >= 3 ? all.map((e) => e.spot) : false;
+  }, 10_000);
+  check(stored && stored.length === 3 && stored.filter((s) => s === SPOT).length === 2, `importing twice adds nothing, and a clashing id replaces nothing (${JSON.stringify(stored)})`);
   // A file far too large for a history is refused before it is read.
   const huge = path.join(out, 'history-huge.json');
   fs.writeFileSync(huge, Buffer.alloc(101_000_000, 32));
@@ -619,10 +630,11 @@ async function damagedCacheChecks(page, requests) {
 
 async function offlineChecks(page, context, nv) {
   await page.evaluate(() => navigator.serviceWorker.ready);
-  await page.waitForFunction(async () => {
+  const cached = await until(page, async () => {
     const name = (await caches.keys()).find((k) => k.startsWith('dermlens-app-'));
     return name && (await (await caches.open(name)).keys()).length >= 14;
-  }, null, { timeout: 120_000 });
+  }, 120_000);
+  check(cached, 'the service worker has cached the app for offline use');
   await context.setOffline(true);
   await page.reload();
   check(await waitForModel(page), 'offline: the page and model load from the caches');
