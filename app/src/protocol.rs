@@ -5,6 +5,7 @@
 
 use model::analysis::Analysis;
 use model::classes::LesionClass;
+use model::crop::Crop;
 use model::ensemble::Thresholds;
 use model::guidance::Guidance;
 use serde::{Deserialize, Serialize};
@@ -45,8 +46,13 @@ impl BackendChoice {
 pub enum Request {
     /// Choose the backend, fetch and verify the bundle, warm up.
     Load { backend: BackendChoice },
-    /// Analyse the photo sent as `bytes`; `id` comes back with the answer.
-    Analyse { id: u32 },
+    /// Analyse the photo sent as `bytes`, or only its `crop`; `id` comes
+    /// back with the answer.
+    Analyse {
+        id: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        crop: Option<Crop>,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -142,6 +148,11 @@ mod tests {
         let text = serde_json::to_string(&r).unwrap();
         assert_eq!(text, r#"{"kind":"load","backend":"cpu"}"#);
         assert_eq!(serde_json::from_str::<Request>(&text).unwrap(), r);
+        let whole = Request::Analyse { id: 3, crop: None };
+        assert_eq!(serde_json::to_string(&whole).unwrap(), r#"{"kind":"analyse","id":3}"#);
+        let part = Request::Analyse { id: 4, crop: Some(Crop::square(0.5, 0.5, 0.4, 400, 300)) };
+        let text = serde_json::to_string(&part).unwrap();
+        assert_eq!(serde_json::from_str::<Request>(&text).unwrap(), part);
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod classes;
 #[cfg(feature = "burn")]
 pub mod classifier;
 pub mod colormap;
+pub mod crop;
 pub mod degrade;
 #[cfg(feature = "burn")]
 pub mod efficientnet;

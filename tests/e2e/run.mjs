@@ -411,6 +411,7 @@ async function runBackend(browser, origin, backend) {
       .catch(() => null);
     check(text, `${what} asks for a retake that says what to do${text ? ': "' + text + '"' : ''}`);
   }
+  if (backend === 'cpu') await cropChecks(page);
 
   previous = await page.textContent('[data-test=summary]');
   await giveFile(page, path.join(fixtures, 'e2e/stripes.png'));
@@ -642,6 +643,50 @@ async function offlineChecks(page, context, nv) {
   await waitForResult(page, null, 300_000);
   check(await page.$('[data-test=result]'), 'offline: a photo is analysed');
   await context.setOffline(false);
+}
+
+// A spot small in the frame: the page offers a crop at once, and the part
+// chosen is judged like the close-up it came from.
+async function cropChecks(page) {
+  // Any result can be cropped: the button opens the panel and moves the focus there.
+  await page.click('[data-test=crop-open]');
+  const focused = await page.waitForFunction(() => document.activeElement && document.activeElement.dataset.test === 'crop-photo', null, { timeout: 5_000 }).then(() => true).catch(() => false);
+  check(focused, '"Crop the photo" opens the crop panel with the focus on the photo');
+  await page.click('[data-test=crop-close]');
+  check(!(await page.$('[data-test=crop]')), '"Close" closes it');
+
+  await giveFile(page, path.join(fixtures, 'e2e/far.png'));
+  const text = await page
+    .waitForFunction(() => {
+      const r = document.querySelector('[data-test=retake]');
+      const busy = document.querySelector('[data-test=busy], [data-test=waiting]');
+      return !busy && r && /small/.test(r.textContent) ? r.textContent.trim() : false;
+    }, null, { timeout: 300_000 })
+    .then((h) => h.jsonValue())
+    .catch(() => null);
+  check(text, `a spot small in the frame asks to come closer or crop${text ? ': "' + text + '"' : ''}`);
+  check(await page.$('[data-test=crop] [data-test=crop-photo]'), 'and the crop panel is open at once');
+  // The person makes the square 40% of the photo's height and taps the spot (mid-photo).
+  await page.$eval('[data-test=crop-size]', (e) => { e.value = '0.4'; e.dispatchEvent(new Event('input', { bubbles: true })); });
+  await page.click('[data-test=crop-photo]');
+  await page.locator('[data-test=crop]').screenshot({ path: path.join(out, 'crop.png') });
+  await page.click('[data-test=crop-analyse]');
+  const busy = await page
+    .waitForFunction(() => { const b = document.querySelector('[data-test=busy]'); return b ? b.textContent : false; }, null, { timeout: 10_000, polling: 20 })
+    .then((h) => h.jsonValue())
+    .catch(() => null);
+  check(busy && busy.includes('far.png (cropped)'), `the part is analysed under a name that says so (${busy})`);
+  await waitForResult(page, '__never__', 300_000);
+  const retake = await page.$('[data-test=retake]');
+  const said = retake ? (await retake.textContent()).trim() : '';
+  check(!/small/.test(said), `the cropped part is not called small in the frame${said ? ' (it says: "' + said + '")' : ''}`);
+  const shown = await page.$$eval('[data-test=class-row]', (els) =>
+    Object.fromEntries(els.map((e) => [e.dataset.code, parseFloat(e.querySelector('[data-test=probability]').dataset.value)])));
+  const original = cliProbabilities(path.join(fixtures, 'ham10000/images/ISIC_0027343.jpg'));
+  if (original) {
+    const worst = Math.max(...Object.keys(original).map((c) => Math.abs((shown[c] ?? Infinity) - original[c])));
+    check(worst <= 0.05, `the cropped part is judged like the close-up it was made from (largest difference ${worst.toFixed(3)})`);
+  }
 }
 
 // A new deployment is noticed and offered; old weights are removed.

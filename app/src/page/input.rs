@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{File, HtmlInputElement};
 
-use super::state::{Activity, Message, ModelState, State};
+use super::state::{Activity, Given, Message, ModelState, State};
 
 /// Larger files are refused before reading: no phone photo comes near this.
 const MAX_FILE_BYTES: f64 = 60e6;
@@ -33,7 +33,7 @@ fn take(state: State, file: Option<File>) {
                 let name = file.name();
                 let name =
                     if name.is_empty() { state.locale().text("input.pasted_image") } else { name };
-                state.analyse(name, bytes)
+                state.analyse(Given::new(name, bytes))
             }
             Err(message) => state.fail(message),
         }

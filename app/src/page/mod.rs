@@ -4,6 +4,7 @@
 //! comes from the current language's table ([`crate::i18n`]).
 
 mod chrome;
+mod crop;
 mod heatmap;
 mod history;
 mod input;

@@ -4,10 +4,91 @@
 //! ways to keep the result (report, print, the spot history).
 
 use leptos::prelude::*;
+use model::classes::LesionClass;
+use model::ensemble::Prediction;
+use model::quality::QualityIssue;
+use wasm_bindgen::JsCast;
 
+use super::crop::CropTool;
 use super::heatmap::HeatMap;
 use super::state::State;
 use super::{history, report};
+use crate::i18n::Locale;
+
+/// Opens `open`'s crop panel and moves the focus (and so the view) to its photo.
+fn open_crop(open: RwSignal<bool>) {
+    open.set(true);
+    request_animation_frame(|| {
+        let photo = document()
+            .query_selector("[data-test=crop-photo]")
+            .ok()
+            .flatten()
+            .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok());
+        if let Some(photo) = photo {
+            let _ = photo.focus();
+        }
+    });
+}
+
+/// The photo checks' reasons to retake the photo, each with what to do.
+fn retake_warning(l: &Locale, issues: &[QualityIssue]) -> Option<impl IntoView + use<>> {
+    let items: Vec<String> = issues.iter().map(|i| l.issue(*i)).collect();
+    (!items.is_empty()).then(|| {
+        view! {
+            <div class="warning" role="alert" data-test="retake">
+                <strong>{l.text("result.retake")}</strong>
+                <ul>{items.into_iter().map(|i| view! { <li>{i}</li> }).collect_view()}</ul>
+            </div>
+        }
+    })
+}
+
+fn unfamiliar_warning(l: &Locale) -> impl IntoView + use<> {
+    view! {
+        <div class="warning" role="alert" data-test="not-a-lesion">
+            <strong>{l.text("result.unfamiliar_title")}</strong>
+            " "
+            {l.text("result.unfamiliar_body")}
+        </div>
+    }
+}
+
+/// One bar per class, most similar first, with the range over the networks.
+fn class_bars(
+    l: &Locale,
+    classes: &[LesionClass],
+    prediction: &Prediction,
+    ranges: &[[f32; 2]],
+    order: &[usize],
+    several: bool,
+) -> impl IntoView + use<> {
+    order
+        .iter()
+        .filter_map(|&c| classes.get(c).map(|class| (c, class.clone())))
+        .map(|(c, class)| {
+            let p = prediction.probabilities[c];
+            let [lo, hi] = ranges.get(c).copied().unwrap_or([p, p]);
+            let name = format!("{} ({})", l.class_name(&class), l.class_plain(&class));
+            let range = l.format("result.range", &[("range", &l.range(lo, hi))]);
+            view! {
+                <li class:malignant=class.malignant data-test="class-row" data-code=class.code.clone()>
+                    <span class="name">
+                        {name}
+                        {class.malignant.then(|| view! { <span class="tag" data-test="malignant-tag">{l.text("result.malignant_tag")}</span> })}
+                    </span>
+                    <span class="bar" aria-hidden="true">
+                        <span class="fill" style:width=format!("{:.1}%", p * 100.0)></span>
+                        {several.then(|| view! {
+                            <span class="spread" style:left=format!("{:.1}%", lo * 100.0) style:width=format!("{:.1}%", (hi - lo).max(0.0) * 100.0)></span>
+                        })}
+                    </span>
+                    <span class="value" data-test="probability" data-value=p.to_string()>{l.share(p)}</span>
+                    {several.then(|| view! { <span class="range" data-test="range">{range}</span> })}
+                </li>
+            }
+        })
+        .collect_view()
+}
 
 #[component]
 pub fn Result() -> impl IntoView {
@@ -34,49 +115,11 @@ pub fn Result() -> impl IntoView {
         let several = members > 1;
         let agreeing = (prediction.agreement * members as f32).round() as usize;
         let issues = reply.analysis.issues.clone();
-        let retake = (!issues.is_empty()).then(|| {
-            view! {
-                <div class="warning" role="alert" data-test="retake">
-                    <strong>{l.text("result.retake")}</strong>
-                    <ul>{issues.iter().map(|i| view! { <li>{l.issue(*i)}</li> }).collect_view()}</ul>
-                </div>
-            }
-        });
-        let unfamiliar = prediction.unfamiliar.then(|| {
-            view! {
-                <div class="warning" role="alert" data-test="not-a-lesion">
-                    <strong>{l.text("result.unfamiliar_title")}</strong>
-                    " "
-                    {l.text("result.unfamiliar_body")}
-                </div>
-            }
-        });
-        let bars = order
-            .iter()
-            .filter_map(|&c| classes.get(c).map(|class| (c, class.clone())))
-            .map(|(c, class)| {
-                let p = prediction.probabilities[c];
-                let [lo, hi] = guidance.ranges.get(c).copied().unwrap_or([p, p]);
-                let name = format!("{} ({})", l.class_name(&class), l.class_plain(&class));
-                let range = l.format("result.range", &[("range", &l.range(lo, hi))]);
-                view! {
-                    <li class:malignant=class.malignant data-test="class-row" data-code=class.code.clone()>
-                        <span class="name">
-                            {name}
-                            {class.malignant.then(|| view! { <span class="tag" data-test="malignant-tag">{l.text("result.malignant_tag")}</span> })}
-                        </span>
-                        <span class="bar" aria-hidden="true">
-                            <span class="fill" style:width=format!("{:.1}%", p * 100.0)></span>
-                            {several.then(|| view! {
-                                <span class="spread" style:left=format!("{:.1}%", lo * 100.0) style:width=format!("{:.1}%", (hi - lo).max(0.0) * 100.0)></span>
-                            })}
-                        </span>
-                        <span class="value" data-test="probability" data-value=p.to_string()>{l.share(p)}</span>
-                        {several.then(|| view! { <span class="range" data-test="range">{range}</span> })}
-                    </li>
-                }
-            })
-            .collect_view();
+        // A spot small in the frame: the crop is offered at once.
+        let crop_open = RwSignal::new(issues.contains(&QualityIssue::TooSmall));
+        let retake = retake_warning(l, &issues);
+        let unfamiliar = prediction.unfamiliar.then(|| unfamiliar_warning(l));
+        let bars = class_bars(l, &classes, prediction, &guidance.ranges, &order, several);
         let heat_classes: Vec<(usize, String)> =
             order.iter().filter_map(|&c| classes.get(c).map(|k| (c, l.class_name(k)))).collect();
         let cautions = (!guidance.cautions.is_empty()).then(|| {
@@ -99,6 +142,7 @@ pub fn Result() -> impl IntoView {
                 <h2 id="result-heading">{l.text("result.heading")}</h2>
                 <p class="print-only">{report::dated_line(l, shown.at)}</p>
                 {retake}
+                <CropTool shown=shown.clone() open=crop_open/>
                 {unfamiliar}
                 <p class="summary" data-test="summary">{l.summary(&guidance.summary, &classes)}</p>
                 <p class="advice" class:urgent=guidance.see_doctor data-test="advice">{l.advice(guidance.advice)}</p>
@@ -118,6 +162,9 @@ pub fn Result() -> impl IntoView {
                 <p class="print-only">{report::model_line(l, &shown.model)}</p>
                 <p class="print-only">{l.text("disclaimer")}</p>
                 <div class="buttons no-print">
+                    <button type="button" class="secondary" data-test="crop-open" on:click=move |_| open_crop(crop_open)>
+                        {l.text("crop.open")}
+                    </button>
                     <report::ReportButton shown=shown.clone() heat_class=heat_class/>
                     <button type="button" class="secondary" data-test="print" on:click=move |_| {
                         let _ = window().print();

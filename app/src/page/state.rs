@@ -7,6 +7,7 @@ use std::sync::Arc;
 use image::RgbImage;
 use leptos::prelude::*;
 use model::classes::LesionClass;
+use model::crop::Crop;
 use model::ensemble::Thresholds;
 
 use super::link::Link;
@@ -58,11 +59,39 @@ pub enum ModelState {
     Failed(Message),
 }
 
+/// A photo the person gave: its name, its file's bytes and the part of it
+/// to analyse (the whole photo unless they cropped it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Given {
+    pub name: String,
+    pub bytes: Arc<Vec<u8>>,
+    pub crop: Option<Crop>,
+}
+
+impl Given {
+    pub fn new(name: String, bytes: Vec<u8>) -> Self {
+        Self { name, bytes: Arc::new(bytes), crop: None }
+    }
+
+    /// The part `crop` of what was analysed (a crop of a crop is stated
+    /// within the first), under the same name.
+    pub fn cropped(&self, crop: Crop) -> Self {
+        let crop = match self.crop {
+            Some(outer) => crop.within(outer),
+            None => crop.sanitised(),
+        };
+        Self { name: self.name.clone(), bytes: self.bytes.clone(), crop: Some(crop) }
+    }
+}
+
 /// A result on screen: the worker's answer and the photo it analysed.
 #[derive(Debug)]
 pub struct Shown {
     pub reply: AnalysisReply,
+    /// What was analysed, display-sized: the photo, or the part of it chosen.
     pub photo: RgbImage,
+    /// The photo as given, to crop it again.
+    pub given: Given,
     /// When the result came, in milliseconds since 1970.
     pub at: f64,
     pub model: Arc<ReadyModel>,
@@ -95,7 +124,9 @@ pub struct State {
     /// A new version of the app or the model is ready: reload to use it.
     pub update: RwSignal<bool>,
     /// The photo given before the model was ready.
-    pending: StoredValue<Option<(String, Vec<u8>)>, LocalStorage>,
+    pending: StoredValue<Option<Given>, LocalStorage>,
+    /// The photo the worker is analysing (the latest sent).
+    sent: StoredValue<Option<Given>, LocalStorage>,
     link: StoredValue<Option<Link>, LocalStorage>,
 }
 
@@ -111,6 +142,7 @@ impl State {
             latest: RwSignal::new(0),
             update: RwSignal::new(false),
             pending: StoredValue::new_local(None),
+            sent: StoredValue::new_local(None),
             link: StoredValue::new_local(None),
         }
     }
@@ -135,14 +167,15 @@ impl State {
     }
 
     /// Sends a photo to the worker, or keeps it until the model is ready.
-    pub fn analyse(&self, name: String, bytes: Vec<u8>) {
+    pub fn analyse(&self, given: Given) {
         match self.model.get_untracked() {
-            ModelState::Ready(_) => self.send(name, bytes),
+            ModelState::Ready(_) => self.send(given),
             ModelState::Failed(message) => self.fail(message),
             ModelState::Starting | ModelState::Loading { .. } => {
                 // The latest photo wins; it goes to the worker once the model is ready.
                 self.latest.set(self.latest.get_untracked() + 1);
-                self.pending.set_value(Some((name.clone(), bytes)));
+                let name = given.name.clone();
+                self.pending.set_value(Some(given));
                 let message = Message::new("input.waiting").with("name", name.clone());
                 self.announcement.set(message.render(self.locale()));
                 self.activity.set(Activity::Waiting { name });
@@ -150,14 +183,27 @@ impl State {
         }
     }
 
-    fn send(&self, name: String, bytes: Vec<u8>) {
+    /// The name the page gives what it analyses: a crop is called one.
+    fn label(&self, given: &Given) -> String {
+        match given.crop {
+            Some(_) => self.locale().format("input.cropped", &[("name", &given.name)]),
+            None => given.name.clone(),
+        }
+    }
+
+    fn send(&self, given: Given) {
         let id = self.latest.get_untracked() + 1;
         self.latest.set(id);
+        let name = self.label(&given);
         let message = Message::new("input.analysing").with("name", name.clone());
         self.announcement.set(message.render(self.locale()));
         self.activity.set(Activity::Analysing { name });
+        let request = Request::Analyse { id, crop: given.crop };
+        // The worker takes the bytes it is sent; the page keeps its copy to crop again.
+        let bytes = given.bytes.as_ref().clone();
+        self.sent.set_value(Some(given));
         let sent = self.link.with_value(|link| match link {
-            Some(link) => link.send(&Request::Analyse { id }, Some(bytes)),
+            Some(link) => link.send(&request, Some(bytes)),
             None => Err("the model worker is not running".into()),
         });
         if let Err(detail) = sent {
@@ -193,8 +239,8 @@ impl State {
                 self.announcement.set(message.render(self.locale()));
                 let ready = ReadyModel { backend, load_ms, classes, info: model, thresholds };
                 self.model.set(ModelState::Ready(Arc::new(ready)));
-                if let Some((name, bytes)) = self.pending.try_update_value(Option::take).flatten() {
-                    self.send(name, bytes);
+                if let Some(given) = self.pending.try_update_value(Option::take).flatten() {
+                    self.send(given);
                 }
             }
             Reply::LoadFailed { message } => {
@@ -208,7 +254,9 @@ impl State {
             Reply::Analysed { id, result } if id == self.latest.get_untracked() => {
                 let photo =
                     bytes.and_then(|b| image::RgbaImage::from_raw(result.width, result.height, b));
-                let (Some(photo), ModelState::Ready(model)) = (photo, self.model.get_untracked())
+                let given = self.sent.get_value();
+                let (Some(photo), ModelState::Ready(model), Some(given)) =
+                    (photo, self.model.get_untracked(), given)
                 else {
                     self.fail(Message::new("error.damaged_reply"));
                     return;
@@ -220,7 +268,7 @@ impl State {
                 said.push(locale.summary(&result.guidance.summary, &model.classes));
                 said.push(locale.advice(result.guidance.advice));
                 self.announcement.set(said.join(" "));
-                let shown = Shown { reply: *result, photo, at: js_sys::Date::now(), model };
+                let shown = Shown { reply: *result, photo, given, at: js_sys::Date::now(), model };
                 self.shown.set(Some(Arc::new(shown)));
                 self.activity.set(Activity::Idle);
             }
@@ -274,7 +322,7 @@ mod tests {
     #[wasm_bindgen_test]
     fn a_photo_given_early_waits_for_the_model_then_goes_once() {
         let state = state();
-        state.analyse("mole.jpg".into(), vec![1, 2, 3]);
+        state.analyse(Given::new("mole.jpg".into(), vec![1, 2, 3]));
         assert_eq!(state.activity.get_untracked(), Activity::Waiting { name: "mole.jpg".into() });
         state.on_reply(Reply::Progress { loaded: 5, total: 10 }, None);
         assert_eq!(state.model.get_untracked(), ModelState::Loading { loaded: 5, total: 10 });
@@ -292,12 +340,12 @@ mod tests {
     #[wasm_bindgen_test]
     fn a_model_that_fails_to_load_fails_the_waiting_photo_and_later_ones() {
         let state = state();
-        state.analyse("mole.jpg".into(), vec![1]);
+        state.analyse(Given::new("mole.jpg".into(), vec![1]));
         state.on_reply(Reply::LoadFailed { message: "no network".into() }, None);
         assert!(matches!(state.model.get_untracked(), ModelState::Failed(_)));
         assert_eq!(error_key(&state), Some("error.model_load"));
         state.activity.set(Activity::Idle);
-        state.analyse("again.jpg".into(), vec![1]);
+        state.analyse(Given::new("again.jpg".into(), vec![1]));
         assert_eq!(error_key(&state), Some("error.model_load"), "no photo waits for a dead model");
     }
 
@@ -316,5 +364,28 @@ mod tests {
         state.on_reply(Reply::Failed { id: 7, message: "bad".into() }, None);
         assert_eq!(error_key(&state), Some("error.analysis"));
         assert!(state.shown.get_untracked().is_none());
+    }
+
+    #[wasm_bindgen_test]
+    fn a_crop_of_a_cropped_photo_is_a_crop_of_the_photo() {
+        let given = Given::new("mole.jpg".into(), vec![1, 2, 3]);
+        let half = Crop { left: 0.5, top: 0.5, width: 0.5, height: 0.5 };
+        let once = given.cropped(half);
+        assert_eq!(once.crop, Some(half));
+        let twice = once.cropped(half);
+        assert_eq!(twice.crop, Some(Crop { left: 0.75, top: 0.75, width: 0.25, height: 0.25 }));
+        assert!(Arc::ptr_eq(&given.bytes, &twice.bytes), "the photo's bytes are not copied");
+        assert_eq!(twice.name, "mole.jpg");
+    }
+
+    #[wasm_bindgen_test]
+    fn a_crop_is_analysed_under_a_name_that_says_so() {
+        let state = state();
+        state.on_reply(ready(), None);
+        let given = Given::new("mole.jpg".into(), vec![1]).cropped(Crop::WHOLE);
+        assert_eq!(state.label(&given), "mole.jpg (cropped)");
+        // No worker here: the send fails, but says which photo it was.
+        state.analyse(given);
+        assert_eq!(error_key(&state), Some("error.worker"));
     }
 }

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use burn::tensor::Device;
 use image::{RgbImage, imageops};
 use model::bundle::{self, LoadedBundle};
+use model::crop::Crop;
 use model::preprocess;
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -187,10 +188,20 @@ impl Engine {
         model::analysis::analyse(&self.bundle, photo, &self.device).await.map_err(|e| e.to_string())
     }
 
-    /// Decodes and analyses one photo; returns the reply and the display-sized photo as RGBA.
-    pub async fn analyse(&self, bytes: &[u8]) -> Result<(AnalysisReply, Vec<u8>), String> {
+    /// Decodes and analyses one photo, or the `crop` of it the person chose;
+    /// returns the reply and the display-sized photo (or part) as RGBA.
+    pub async fn analyse(
+        &self,
+        bytes: &[u8],
+        crop: Option<Crop>,
+    ) -> Result<(AnalysisReply, Vec<u8>), String> {
         let started = now_ms();
         let photo = preprocess::decode(bytes).map_err(|e| e.to_string())?;
+        // Cropped at full resolution: the display copy would throw pixels away.
+        let photo = match crop {
+            Some(crop) => crop.apply(&photo),
+            None => photo,
+        };
         let mut analysis = self.analyse_photo(&photo).await?;
         let manifest = &self.bundle.manifest;
         let guidance = model::guidance::assess(
