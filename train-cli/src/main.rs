@@ -66,8 +66,8 @@ fn main() -> ExitCode {
         Err(error) => error.exit(),
     };
     match (&mut cli.command, matches.subcommand()) {
-        (Command::Train(args), Some((_, sub))) => args.given = given(sub),
-        (Command::Sweep(args), Some((_, sub))) => args.given = given(sub),
+        (Command::Train(args), Some((_, sub))) => args.recipe.given = given(sub),
+        (Command::Sweep(args), Some((_, sub))) => args.recipe.given = given(sub),
         _ => {}
     }
     let result = Context::new(cli.device).and_then(|ctx| match cli.command {

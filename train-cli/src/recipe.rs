@@ -3,8 +3,9 @@
 //! run can be resumed, repeated (`train --config run.json`), swept over
 //! (`dermlens sweep`) and described.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use anyhow::{Context as _, Result, bail};
 use model::preprocess::Geometry;
 use serde::{Deserialize, Serialize};
 
@@ -225,5 +226,106 @@ impl Recipe {
             "--logit-adjust must be 0 or more",
         );
         out
+    }
+}
+
+/// A recipe as `train` and `sweep` take it: options on the command line,
+/// over a saved recipe when `--config` names one.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RecipeArgs {
+    #[command(flatten)]
+    pub options: Recipe,
+    /// Start from the recipe saved in this file (a run's run.json, or a
+    /// recipe alone); options given on the command line win.
+    #[arg(long, value_name = "JSON")]
+    pub config: Option<PathBuf>,
+    /// The recipe options given on the command line (filled in by `main`).
+    #[arg(skip)]
+    pub given: Vec<String>,
+}
+
+impl RecipeArgs {
+    /// The command line's options alone, with absolute paths.
+    pub fn command_line(&self) -> Result<Recipe> {
+        self.options.clone().with_absolute_paths()
+    }
+
+    /// The recipe to train: the saved one with the given options over it,
+    /// or the options alone; with absolute paths.
+    pub fn resolve(&self) -> Result<Recipe> {
+        match &self.config {
+            Some(file) => merge_config(file, &self.options, &self.given)?.with_absolute_paths(),
+            None => self.command_line(),
+        }
+    }
+}
+
+impl Recipe {
+    /// Later commands may run from another folder: the paths are made absolute.
+    fn with_absolute_paths(mut self) -> Result<Self> {
+        self.split = std::path::absolute(&self.split)?;
+        self.backbone = std::path::absolute(&self.backbone)?;
+        Ok(self)
+    }
+}
+
+/// The recipe in `file` (a run's `run.json` or a bare recipe), with the
+/// options in `given` taken from `cli` instead.
+pub fn merge_config(file: &Path, cli: &Recipe, given: &[String]) -> Result<Recipe> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", file.display()))?;
+    let mut saved = match value.get("options") {
+        Some(options) => options.clone(),
+        None => value,
+    };
+    let serde_json::Value::Object(fields) = &mut saved else {
+        bail!("{} holds no recipe", file.display())
+    };
+    let serde_json::Value::Object(ours) = serde_json::to_value(cli)? else {
+        bail!("internal: a recipe is an object")
+    };
+    for name in given {
+        if let Some(v) = ours.get(name) {
+            fields.insert(name.clone(), v.clone());
+        }
+    }
+    // Options the file lacks take their defaults.
+    for (name, v) in ours {
+        fields.entry(name).or_insert(v);
+    }
+    serde_json::from_value(saved)
+        .with_context(|| format!("{} is not a usable recipe", file.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        recipe: Recipe,
+    }
+
+    #[test]
+    fn a_saved_recipe_is_the_start_and_given_options_win() {
+        let dir = std::env::temp_dir().join(format!("dermlens-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut saved = Cli::parse_from(["x"]).recipe;
+        saved.epochs = 3;
+        saved.lr = 0.5;
+        let file = dir.join("run.json");
+        std::fs::write(&file, serde_json::json!({ "options": saved }).to_string()).unwrap();
+        let cli = Cli::parse_from(["x", "--lr", "0.25", "--members", "5"]).recipe;
+        let merged = merge_config(&file, &cli, &["lr".to_string()]).unwrap();
+        assert_eq!(merged.epochs, 3, "from the file");
+        assert_eq!(merged.lr, 0.25, "given on the command line");
+        assert_eq!(merged.members, saved.members, "not marked as given: the file's");
+        std::fs::write(&file, "[1, 2]").unwrap();
+        assert!(merge_config(&file, &cli, &[]).is_err());
+        std::fs::remove_dir_all(dir).ok();
     }
 }

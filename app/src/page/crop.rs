@@ -13,6 +13,7 @@ use model::crop::Crop;
 use web_sys::HtmlCanvasElement;
 
 use super::heatmap::{context_2d, image_data};
+use super::slider::Slider;
 use super::state::{Shown, State};
 
 /// The square's side at first, as a share of the photo's shorter side.
@@ -116,22 +117,7 @@ pub fn CropTool(shown: Arc<Shown>, open: RwSignal<bool>) -> impl IntoView {
                         on:keydown=on_key
                     ></canvas>
                     <div class="controls">
-                        <label>
-                            <span>{move || state.t("crop.size")}</span>
-                            <input
-                                type="range"
-                                min="0.1"
-                                max="1"
-                                step="0.05"
-                                data-test="crop-size"
-                                prop:value=move || side.get().to_string()
-                                on:input=move |ev| {
-                                    if let Ok(v) = event_target_value(&ev).parse::<f32>() {
-                                        side.set(v);
-                                    }
-                                }
-                            />
-                        </label>
+                        <Slider label="crop.size" min=0.1 max=1.0 step=0.05 value=side test="crop-size"/>
                     </div>
                     <div class="buttons">
                         <button type="button" data-test="crop-analyse" on:click=analyse.clone()>

@@ -11,6 +11,7 @@ use model::{colormap, gradcam};
 use wasm_bindgen::{Clamped, JsCast};
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, ImageData};
 
+use super::slider::Slider;
 use super::state::{Shown, State};
 
 /// The photo with the heat map of `class` over it at `opacity` (0: the plain photo).
@@ -144,22 +145,7 @@ pub fn HeatMap(
                             .collect_view()}
                     </select>
                 </label>
-                <label>
-                    <span>{move || state.t("heatmap.opacity")}</span>
-                    <input
-                        type="range"
-                        min="0"
-                        max="1"
-                        step="0.05"
-                        data-test="heat-opacity"
-                        prop:value=move || opacity.get().to_string()
-                        on:input=move |ev| {
-                            if let Ok(v) = event_target_value(&ev).parse::<f32>() {
-                                opacity.set(v);
-                            }
-                        }
-                    />
-                </label>
+                <Slider label="heatmap.opacity" min=0.0 max=1.0 step=0.05 value=opacity test="heat-opacity"/>
                 <label>
                     <input type="checkbox" data-test="heat-toggle" prop:checked=move || heat_on.get() on:change=move |ev| heat_on.set(event_target_checked(&ev))/>
                     <span>{move || state.t("heatmap.show")}</span>

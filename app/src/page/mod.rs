@@ -11,6 +11,7 @@ mod input;
 mod link;
 mod report;
 mod result;
+mod slider;
 mod state;
 mod status;
 mod store;

@@ -142,16 +142,29 @@ fn fit(image: &RgbImage, w: u32, h: u32) -> RgbImage {
     imageops::resize(image, tw, th, imageops::FilterType::Triangle)
 }
 
+/// The report from top to bottom.
 fn layout(pen: &mut Pen, shown: &Shown, heat_class: usize, l: &Locale) {
-    let reply = &shown.reply;
-    let classes = &shown.model.classes;
-    let prediction = &reply.analysis.prediction;
-    let guidance = &reply.guidance;
     pen.y = MARGIN;
     pen.paragraph(&l.text("report.title"), 30.0, true, INK);
     pen.paragraph(&dated_line(l, shown.at), 16.0, false, MUTED);
+    photo_and_heat(pen, shown, heat_class, l);
+    legend(pen, shown, l);
+    what_it_says(pen, shown, l);
+    bars(pen, shown, l);
+    // What it is not.
+    pen.y += 8.0;
+    pen.paragraph(&l.text("result.training_note"), 15.0, false, INK);
+    pen.paragraph(&l.text("disclaimer"), 16.0, true, INK);
+    pen.paragraph(&model_line(l, &shown.model), 13.0, false, MUTED);
+    if !shown.model.info.provenance.is_empty() {
+        pen.paragraph(&shown.model.info.provenance, 12.0, false, MUTED);
+    }
+    pen.y += MARGIN - 10.0;
+}
 
-    // The photo and the heat map side by side.
+/// The photo and the heat map side by side, each labelled.
+fn photo_and_heat(pen: &mut Pen, shown: &Shown, heat_class: usize, l: &Locale) {
+    let classes = &shown.model.classes;
     let half = ((WIDTH - 2.0 * MARGIN - 20.0) / 2.0) as u32;
     let photo = fit(&shown.photo, half, 360);
     let heat = fit(&overlay(shown, heat_class, 0.6), half, 360);
@@ -166,8 +179,11 @@ fn layout(pen: &mut Pen, shown: &Shown, heat_class: usize, l: &Locale) {
     let heat_label = l.format("report.heat", &[("class", &class_name)]);
     pen.text_at(&heat_label, MARGIN + half as f64 + 20.0, y, MUTED);
     pen.y = y + 12.0;
+}
 
-    // The legend.
+/// The heat map's colour scale and what its cells are.
+fn legend(pen: &mut Pen, shown: &Shown, l: &Locale) {
+    let reply = &shown.reply;
     let scale = legend_image(256, 12);
     pen.font(14.0, false);
     let less = l.text("heatmap.legend_less");
@@ -187,8 +203,14 @@ fn layout(pen: &mut Pen, shown: &Shown, heat_class: usize, l: &Locale) {
         false,
         MUTED,
     );
+}
 
-    // What it says.
+/// The retake reasons, the summary, the advice, agreement and cautions.
+fn what_it_says(pen: &mut Pen, shown: &Shown, l: &Locale) {
+    let reply = &shown.reply;
+    let classes = &shown.model.classes;
+    let prediction = &reply.analysis.prediction;
+    let guidance = &reply.guidance;
     pen.y += 6.0;
     for issue in &reply.analysis.issues {
         pen.paragraph(&l.issue(*issue), 16.0, true, DANGER);
@@ -221,8 +243,14 @@ fn layout(pen: &mut Pen, shown: &Shown, heat_class: usize, l: &Locale) {
     for caution in &guidance.cautions {
         pen.paragraph(&format!("• {}", l.caution(caution)), 15.0, false, INK);
     }
+}
 
-    // The bars, most likely first.
+/// One bar per class, most likely first, with the networks' range.
+fn bars(pen: &mut Pen, shown: &Shown, l: &Locale) {
+    let classes = &shown.model.classes;
+    let prediction = &shown.reply.analysis.prediction;
+    let guidance = &shown.reply.guidance;
+    let members = prediction.members.len();
     pen.y += 8.0;
     pen.paragraph(&l.text("result.bars_heading"), 18.0, true, INK);
     let mut order: Vec<usize> = (0..prediction.probabilities.len()).collect();
@@ -273,16 +301,6 @@ fn layout(pen: &mut Pen, shown: &Shown, heat_class: usize, l: &Locale) {
             pen.y = bar_y + 16.0;
         }
     }
-
-    // What it is not.
-    pen.y += 8.0;
-    pen.paragraph(&l.text("result.training_note"), 15.0, false, INK);
-    pen.paragraph(&l.text("disclaimer"), 16.0, true, INK);
-    pen.paragraph(&model_line(l, &shown.model), 13.0, false, MUTED);
-    if !shown.model.info.provenance.is_empty() {
-        pen.paragraph(&shown.model.info.provenance, 12.0, false, MUTED);
-    }
-    pen.y += MARGIN - 10.0;
 }
 
 /// The report as a canvas, and the lines of text drawn on it.

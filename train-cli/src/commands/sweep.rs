@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result, bail};
 use serde::{Deserialize, Serialize};
 
-use super::train::{merge_config, train};
 use model::degrade::{Kind, Severity};
 
 use crate::context::Context;
@@ -17,19 +16,18 @@ use crate::data::split::{self, Part};
 use crate::degraded::{self, Condition};
 use crate::infer::{looking_of_run, sample_outputs};
 use crate::metrics;
-use crate::recipe::Recipe;
+use crate::recipe::{Recipe, RecipeArgs};
 use crate::rng::Rng;
 use crate::run_dir::RunDir;
+use crate::run_dir::sweep::SweepDir;
+use crate::train::ensemble::train;
 
 /// Train a recipe with options varied over a grid and compare the trials on
 /// the validation part.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    pub recipe: Recipe,
-    /// Start from the recipe saved in this file; options given on the command line win.
-    #[arg(long, value_name = "JSON")]
-    pub config: Option<PathBuf>,
+    pub recipe: RecipeArgs,
     /// An option and its values, e.g. `ema=0,0.998` or `inputs=160,192+224`
     /// (`+` joins the items of a list option); repeat for a grid.
     #[arg(long = "grid", value_name = "OPTION=VALUES", required = true)]
@@ -52,9 +50,6 @@ pub struct Args {
     /// Sweep folder: a run folder per trial and the results table.
     #[arg(long)]
     pub out: PathBuf,
-    /// The recipe options given on the command line (filled in by `main`).
-    #[arg(skip)]
-    pub given: Vec<String>,
 }
 
 /// How trials are made from the options' values.
@@ -173,8 +168,6 @@ struct TrialResult {
     #[serde(default)]
     degraded_worst_kind: Option<String>,
 }
-
-const RESULT_FILE: &str = "sweep-result.json";
 
 /// Scores a trained trial: every member over the plain validation photos,
 /// averaged, without calibration.
@@ -301,12 +294,7 @@ fn table(results: &[TrialResult], pending: usize) -> String {
 }
 
 pub fn run(args: Args, ctx: &Context) -> Result<()> {
-    let mut base = match &args.config {
-        Some(file) => merge_config(file, &args.recipe, &args.given)?,
-        None => args.recipe.clone(),
-    };
-    base.split = std::path::absolute(&base.split)?;
-    base.backbone = std::path::absolute(&base.backbone)?;
+    let base = args.recipe.resolve()?;
     let serde_json::Value::Object(fields) = serde_json::to_value(&base)? else {
         bail!("internal: a recipe is an object")
     };
@@ -335,15 +323,15 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
         }
         recipes.push(recipe);
     }
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("cannot create {}", args.out.display()))?;
-    let cache = args.out.join("cache");
+    let sweep = SweepDir::new(&args.out);
+    sweep.create()?;
+    let cache = sweep.cache_dir();
     let mut results = Vec::new();
-    let report = args.out.join("sweep.md");
+    let report = sweep.report();
     for (i, (overrides, recipe)) in trials.iter().zip(&recipes).enumerate() {
-        let name = format!("trial-{i:02}");
-        let dir = RunDir::new(&args.out.join(&name));
-        let result_file = dir.path.join(RESULT_FILE);
+        let name = SweepDir::trial_name(i);
+        let dir = sweep.trial(i);
+        let result_file = SweepDir::result_file(&dir);
         if let Ok(result) = crate::files::read_json::<TrialResult>(&result_file, String::new) {
             results.push(result);
             continue;

@@ -15,6 +15,7 @@
 pub mod calibration;
 pub mod lock;
 pub mod log;
+pub mod sweep;
 
 use std::path::{Path, PathBuf};
 

@@ -1,11 +1,12 @@
 //! The training machinery behind `dermlens train`: the photos in memory,
 //! their augmented views, the frozen backbone's cached features, sampling,
 //! the loss, the learning-rate schedule, the weight average, checkpoints
-//! and the per-member training loop.
+//! the per-member training loop and a whole run's training.
 
 pub mod augment;
 pub mod checkpoint;
 pub mod ema;
+pub mod ensemble;
 pub mod features;
 pub mod fit;
 pub mod images;
