@@ -395,6 +395,7 @@ async function runBackend(browser, origin, backend) {
   for (const [file, said, what] of [
     ['e2e/dim.png', 'too dark', 'a photo taken in a dim room'],
     ['e2e/warm.png', 'strong colour', 'a photo under a warm lamp'],
+    ['e2e/compressed.png', 'compressed', 'a photo sent through a messaging app'],
   ]) {
     await giveFile(page, path.join(fixtures, file));
     const text = await page

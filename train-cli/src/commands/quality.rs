@@ -105,7 +105,9 @@ fn flatten(image: &RgbImage) -> RgbImage {
     out
 }
 
-use QualityIssue::{Blurred, ColourCast, Flat, LowResolution, Noisy, TooBright, TooDark, TooSmall};
+use QualityIssue::{
+    Blurred, ColourCast, Compressed, Flat, LowResolution, Noisy, TooBright, TooDark, TooSmall,
+};
 
 pub const DEGRADATIONS: [Degradation; 13] = [
     Degradation { name: "blur", how: How::Phone(Kind::Defocus), expected: &[Blurred] },
@@ -115,7 +117,7 @@ pub const DEGRADATIONS: [Degradation; 13] = [
     Degradation { name: "warm light", how: How::Phone(Kind::WarmLight), expected: &[ColourCast] },
     Degradation { name: "cool light", how: How::Phone(Kind::CoolLight), expected: &[ColourCast] },
     Degradation { name: "noise", how: How::Phone(Kind::Noise), expected: &[Noisy] },
-    Degradation { name: "jpeg", how: How::Phone(Kind::Jpeg), expected: &[Blurred, Noisy] },
+    Degradation { name: "jpeg", how: How::Phone(Kind::Jpeg), expected: &[Compressed] },
     Degradation {
         name: "low resolution",
         how: How::Phone(Kind::LowResolution),
@@ -131,7 +133,7 @@ pub const DEGRADATIONS: [Degradation; 13] = [
     Degradation { name: "flat", how: How::Flat, expected: &[Flat] },
 ];
 
-const ISSUES: [QualityIssue; 8] = QualityIssue::ALL;
+const ISSUES: [QualityIssue; QualityIssue::ALL.len()] = QualityIssue::ALL;
 const PERCENTILES: [f64; 9] = [0.1, 1.0, 5.0, 25.0, 50.0, 75.0, 95.0, 99.0, 99.9];
 
 /// Measures and issues of one image and of each degradation of it.
@@ -265,7 +267,7 @@ fn detection(out: &mut String, rows: &[(PathBuf, Row)]) {
 fn percentiles(out: &mut String, rows: &[(PathBuf, Row)]) {
     let _ = writeln!(out, "## Measures (percentiles over the images)\n");
     type Measure = (&'static str, fn(&QualityMeasures) -> f32);
-    let measures: [Measure; 8] = [
+    let measures: [Measure; 9] = [
         ("sharpness (Laplacian variance)", |m| m.sharpness),
         ("contrast (grey std)", |m| m.contrast),
         ("brightness (grey mean)", |m| m.brightness),
@@ -274,6 +276,7 @@ fn percentiles(out: &mut String, rows: &[(PathBuf, Row)]) {
         ("warmth (ln R/B of the light)", |m| m.warmth),
         ("noise (sigma)", |m| m.noise),
         ("lesion area (share of the frame)", |m| m.lesion_area),
+        ("blockiness (JPEG's grid, 1: none)", |m| m.blockiness),
     ];
     let header: Vec<String> = PERCENTILES.iter().map(|p| format!("p{p}")).collect();
     for (name, get) in measures {
@@ -315,7 +318,7 @@ pub fn report(
         out,
         "Thresholds (`QualityThresholds::DEFAULT`): sharpness >= {}, contrast >= {}, brightness {}..{}, \
         dark-clipped <= {}, bright-clipped <= {}, warmth {}..{}, noise <= {}, shorter side >= {} px, \
-        lesion area >= {}.\n",
+        lesion area >= {}, blockiness <= {}.\n",
         t.min_sharpness,
         t.min_contrast,
         t.min_brightness,
@@ -326,7 +329,8 @@ pub fn report(
         t.max_warmth,
         t.max_noise,
         t.min_side,
-        t.min_lesion_area
+        t.min_lesion_area,
+        t.max_blockiness
     );
 
     // False flags on the images as they are.
