@@ -127,7 +127,7 @@ pub const DEGRADATIONS: [Degradation; 13] = [
     Degradation {
         name: "combined",
         how: How::Phone(Kind::Combined),
-        expected: &[TooDark, ColourCast, Noisy, Blurred, TooSmall],
+        expected: &[TooDark, ColourCast, Noisy, Blurred, TooSmall, Compressed],
     },
     Degradation { name: "washed out", how: How::WashedOut, expected: &[TooBright, Flat] },
     Degradation { name: "flat", how: How::Flat, expected: &[Flat] },
