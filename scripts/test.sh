@@ -22,6 +22,9 @@ fi
 log "style: cargo fmt --check and cargo clippy -D warnings"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --release -- -D warnings
+# The page and the worker only build for the browser: linted for wasm32
+# (the function-length gate of clippy.toml included).
+cargo clippy -p app -p worker --target wasm32-unknown-unknown --all-targets --release -- -D warnings
 
 log "cargo test --workspace --release: the build"
 cargo test --workspace --release --no-run

@@ -75,14 +75,23 @@ fn Comparison(
         return ().into_any();
     };
     let (first, last) = (first.id, last.id);
-    let options = |picked: RwSignal<Option<f64>>, default: f64| {
-        entries
+    // One date picker: its label, its name for the tests, the chosen id.
+    let picker = |label: &str, test: &'static str, picked: RwSignal<Option<f64>>, default: f64| {
+        let options = entries
             .iter()
             .map(|e| {
                 let id = e.id;
                 view! { <option value=id.to_string() selected=move || picked.get().unwrap_or(default) == id>{date_time(l, e.id)}</option> }
             })
-            .collect_view()
+            .collect_view();
+        view! {
+            <label>
+                <span>{l.text(label)}</span>
+                <select data-test=test on:change=move |ev| picked.set(event_target_value(&ev).parse().ok())>
+                    {options}
+                </select>
+            </label>
+        }
     };
     let all = entries.clone();
     // Chosen anew, compared anew.
@@ -95,18 +104,8 @@ fn Comparison(
     };
     view! {
         <div class="pickers">
-            <label>
-                <span>{l.text("history.earlier")}</span>
-                <select data-test="compare-earlier" on:change=move |ev| earlier.set(event_target_value(&ev).parse().ok())>
-                    {options(earlier, first)}
-                </select>
-            </label>
-            <label>
-                <span>{l.text("history.later")}</span>
-                <select data-test="compare-later" on:change=move |ev| later.set(event_target_value(&ev).parse().ok())>
-                    {options(later, last)}
-                </select>
-            </label>
+            {picker("history.earlier", "compare-earlier", earlier, first)}
+            {picker("history.later", "compare-later", later, last)}
         </div>
         {pair}
     }

@@ -1,7 +1,7 @@
 //! A tiny bitmap font of our own: 5x7 glyphs for printable ASCII, drawn at an
 //! integer scale. The explain panel is a PNG, and rasterising text with a
 //! plotting crate needs a font file that a bare machine does not have; the
-//! panel shows class codes and numbers, which ASCII covers (other characters
+//! panel shows class names and numbers, which ASCII covers (other characters
 //! are drawn as `?`). The evaluation plots are SVG and show any script.
 
 use super::canvas::{Canvas, Rgb};

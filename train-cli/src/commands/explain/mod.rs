@@ -10,6 +10,7 @@ use anyhow::{Context as _, Result, anyhow, bail};
 use image::imageops;
 use model::analysis::{self, Analysis};
 use model::classes::LesionClass;
+use model::guidance::Percent;
 use model::{colormap, gradcam, preprocess};
 
 use crate::context::Context;
@@ -62,6 +63,22 @@ fn pick_class(classes: &[LesionClass], code: Option<&str>, top: usize) -> Result
     }
 }
 
+/// Bars' length at text scale 1.
+const BAR_WIDTH: u32 = 60;
+/// The largest text scale: the panel's width grows with it.
+const MAX_TEXT_SCALE: u32 = 5;
+
+/// Width of the longest class name at `scale`.
+fn name_column(classes: &[LesionClass], scale: u32) -> u32 {
+    classes.iter().map(|c| text_width(&c.name, scale)).max().unwrap_or(0)
+}
+
+/// The panel: margins, names, percents, bars.
+fn panel_width(classes: &[LesionClass], scale: u32) -> u32 {
+    let rows = name_column(classes, scale) + text_width("over 99%", scale) + BAR_WIDTH * scale;
+    rows.max(text_width("malignant classes together over 99%", scale)) + 14 * scale
+}
+
 /// The side panel: what is explained, the sorted probabilities, warnings.
 fn panel(
     canvas: &mut Canvas,
@@ -74,16 +91,21 @@ fn panel(
     let line = i64::from(text_height(scale) + 3 * scale);
     let mut y = i64::from(4 * scale);
     let prediction = &analysis.prediction;
-    draw_text(canvas, x, y, &format!("Grad-CAM of {}", classes[class].code), scale, INK);
+    draw_text(canvas, x, y, &format!("Grad-CAM of {}", classes[class].name), scale, INK);
     y += line * 3 / 2;
     let mut order: Vec<usize> = (0..classes.len()).collect();
     order.sort_by(|&a, &b| prediction.probabilities[b].total_cmp(&prediction.probabilities[a]));
-    let bar_width = i64::from(60 * scale);
+    let bar_width = i64::from(BAR_WIDTH * scale);
+    // The names in one column, the percents (whole, as the page and
+    // `predict` show them) right-aligned in the next, then the bars.
+    let names = i64::from(name_column(classes, scale));
     for c in order {
         let p = prediction.probabilities[c];
-        let label = format!("{:<6}{:>6.1}%", classes[c].code, p * 100.0);
-        draw_text(canvas, x, y, &label, scale, INK);
-        let bar_x = x + i64::from(text_width(&label, scale) + 3 * scale);
+        draw_text(canvas, x, y, &classes[c].name, scale, INK);
+        let share = Percent::of(p).to_string();
+        let right = names + i64::from(text_width("over 99%", scale) + 2 * scale);
+        draw_text(canvas, x + right - i64::from(text_width(&share, scale)), y, &share, scale, INK);
+        let bar_x = x + right + i64::from(3 * scale);
         canvas.fill_rect(bar_x, y, bar_width, i64::from(5 * scale), TRACK);
         let colour = if classes[c].malignant { BAR_MALIGNANT } else { BAR };
         canvas.fill_rect(
@@ -104,7 +126,7 @@ fn panel(
         canvas,
         x,
         y,
-        &format!("malignant total {:.1}%", prediction.malignant * 100.0),
+        &format!("malignant classes together {}", Percent::of(prediction.malignant)),
         scale,
         INK,
     );
@@ -116,7 +138,7 @@ fn panel(
     if prediction.unfamiliar {
         notes.push("unlike a lesion photo".to_string());
     }
-    notes.extend(analysis.issues.iter().map(|i| format!("{i:?}").to_lowercase()));
+    notes.extend(analysis.issues.iter().map(|i| i.code().replace('_', " ")));
     if !notes.is_empty() {
         draw_text(canvas, x, y, &format!("warning: {}", notes.join(", ")), scale, BAR_MALIGNANT);
     }
@@ -157,9 +179,10 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
             imageops::resize(&blended, w * factor, h * factor, imageops::FilterType::Triangle);
     }
     let (w, h) = blended.dimensions();
-    // Text scaled with the photo, so that it stays legible on big photos.
-    let scale = (h / 180).max(2);
-    let panel_width = 150 * scale;
+    // Text scaled with the photo, so that it stays legible on big photos,
+    // within bounds: the panel holds the classes' full names.
+    let scale = (h / 180).clamp(2, MAX_TEXT_SCALE);
+    let panel_width = panel_width(classes, scale);
     let height = h.max(PANEL_LINES * (text_height(scale) + 3 * scale));
     let mut canvas = Canvas::new(w + panel_width, height, WHITE);
     canvas.draw_image(0, 0, &blended);
@@ -172,7 +195,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
     for issue in &analysis.issues {
         println!("photo: {}", issue.message());
     }
-    println!("Grad-CAM of {} written to {}", classes[class].code, out.display());
+    println!("Grad-CAM of {} written to {}", classes[class].name, out.display());
     Ok(())
 }
 
