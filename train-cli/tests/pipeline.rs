@@ -232,7 +232,7 @@ fn explain_and_familiarity(dir: &Path, fixtures: &Path, bundle: &Path) {
     ])
     .output()
     .unwrap());
-    assert!(out.contains("Grad-CAM of mel"), "{out}");
+    assert!(out.contains("Grad-CAM of Melanoma"), "{out}");
     let picture = image::open(&explained).unwrap().into_rgb8();
     assert!(picture.height() >= 150, "the whole 200x150 photo is shown");
     assert!(picture.width() > 200, "a panel sits beside the 200 px photo");
