@@ -390,14 +390,17 @@ pub fn measure(image: &RgbImage) -> QualityMeasures {
         noise: noise_sigma(&grey, w, h),
         lesion_area: lesion_area(&grey),
         side: w.min(h) as f32,
-        blockiness: blockiness(&grey, w, h),
+        blockiness: blockiness(image),
     }
 }
 
 /// The mean grey step between neighbours across JPEG's 8-pixel grid lines
 /// over the mean step between the other neighbours, both rows and columns.
 /// One is added to both means, so a flat photo (no steps anywhere) is 1.
-fn blockiness(grey: &[f32], w: usize, h: usize) -> f32 {
+///
+/// Read row by row, two rows of grey at a time: a phone photo's full
+/// resolution never needs a second copy of itself.
+fn blockiness(image: &RgbImage) -> f32 {
     let (mut across, mut n_across, mut within, mut n_within) = (0.0f64, 0usize, 0.0f64, 0usize);
     let mut add = |step: f32, on_grid: bool| {
         if on_grid {
@@ -408,16 +411,18 @@ fn blockiness(grey: &[f32], w: usize, h: usize) -> f32 {
             n_within += 1;
         }
     };
-    for y in 0..h {
-        let row = &grey[y * w..(y + 1) * w];
-        for x in 0..w.saturating_sub(1) {
-            add(row[x + 1] - row[x], (x + 1) % 8 == 0);
+    let mut above: Vec<f32> = Vec::new();
+    for (y, row) in image.rows().enumerate() {
+        let grey: Vec<f32> = row.map(luma).collect();
+        for x in 1..grey.len() {
+            add(grey[x] - grey[x - 1], x % 8 == 0);
         }
-    }
-    for y in 0..h.saturating_sub(1) {
-        for x in 0..w {
-            add(grey[(y + 1) * w + x] - grey[y * w + x], (y + 1) % 8 == 0);
+        if !above.is_empty() {
+            for (g, a) in grey.iter().zip(&above) {
+                add(g - a, y % 8 == 0);
+            }
         }
+        above = grey;
     }
     if n_across == 0 || n_within == 0 {
         return 1.0;
@@ -532,11 +537,7 @@ pub fn assess(
     };
     measures.side = image.width().min(image.height()) as f32;
     // JPEG's grid is in the photo's own pixels: measured before resizing.
-    measures.blockiness = blockiness(
-        &image.pixels().map(luma).collect::<Vec<_>>(),
-        image.width() as usize,
-        image.height() as usize,
-    );
+    measures.blockiness = blockiness(image);
     let found = issues(&measures, thresholds);
     (measures, found)
 }
