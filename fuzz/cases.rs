@@ -43,7 +43,13 @@ pub fn bundle(data: &[u8]) {
             let Ok(decoded) = bundle::decode(rest, "fuzz.bin") else { return };
             let mut tensors = decoded.tensors;
             let _ = bundle::familiarity::take_from(&mut tensors);
-            let _ = bundle::classifier_from(7, tensors, mode & 4 != 0, &Device::flex());
+            let _ = bundle::classifier_from(
+                model::efficientnet::Variant::Lite0,
+                7,
+                tensors,
+                mode & 4 != 0,
+                &Device::flex(),
+            );
         }
         _ => {
             let cut = rest.iter().position(|&b| b == 0).unwrap_or(rest.len());

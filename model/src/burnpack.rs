@@ -108,12 +108,19 @@ mod tests {
     #[test]
     fn stable_ids_make_the_same_weights_the_same_bytes() {
         let device = Device::flex();
-        let a = with_stable_ids(Classifier::new(3, &device));
+        let a = with_stable_ids(Classifier::new(crate::efficientnet::Variant::Lite0, 3, &device));
         let bytes = to_bytes(&a).unwrap();
         // Another network, its own random ids, loaded with a's weights.
-        let b = with_stable_ids(load(Classifier::new(3, &device), bytes.clone()).unwrap());
+        let b = with_stable_ids(
+            load(Classifier::new(crate::efficientnet::Variant::Lite0, 3, &device), bytes.clone())
+                .unwrap(),
+        );
         assert_eq!(to_bytes(&b).unwrap(), bytes);
-        let c = load(with_stable_ids(Classifier::new(3, &device)), bytes.clone()).unwrap();
+        let c = load(
+            with_stable_ids(Classifier::new(crate::efficientnet::Variant::Lite0, 3, &device)),
+            bytes.clone(),
+        )
+        .unwrap();
         assert_eq!(to_bytes(&c).unwrap(), bytes);
         // In memory, a parameter's id is the one it is saved under.
         for t in c.collect(None, None, false) {

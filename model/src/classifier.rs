@@ -5,26 +5,26 @@ use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
 
-use crate::efficientnet::{EfficientNetLite0, FEATURE_CHANNELS, pool};
+use crate::efficientnet::{EfficientNetLite, FEATURE_CHANNELS, Variant, pool};
 
 /// Dropout before the head, as in the reference training recipe.
 const HEAD_DROPOUT: f64 = 0.2;
 
 #[derive(Module, Debug)]
 pub struct Classifier {
-    pub backbone: EfficientNetLite0,
+    pub backbone: EfficientNetLite,
     pub dropout: Dropout,
     pub head: Linear,
 }
 
 impl Classifier {
-    /// A randomly initialised classifier with `num_classes` outputs.
-    pub fn new(num_classes: usize, device: &Device) -> Self {
-        Self::with_backbone(EfficientNetLite0::new(device), num_classes, device)
+    /// A randomly initialised classifier on a `variant` backbone with `num_classes` outputs.
+    pub fn new(variant: Variant, num_classes: usize, device: &Device) -> Self {
+        Self::with_backbone(EfficientNetLite::new(variant, device), num_classes, device)
     }
 
     /// Puts a new, randomly initialised head with `num_classes` outputs on a backbone.
-    pub fn with_backbone(backbone: EfficientNetLite0, num_classes: usize, device: &Device) -> Self {
+    pub fn with_backbone(backbone: EfficientNetLite, num_classes: usize, device: &Device) -> Self {
         Self {
             backbone,
             dropout: DropoutConfig::new(HEAD_DROPOUT).init(),

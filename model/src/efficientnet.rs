@@ -1,5 +1,6 @@
-//! EfficientNet-Lite0: the backbone, as Google's "lite" variant defines it
-//! (ReLU6, no squeeze-excitation, TensorFlow "SAME" padding, BatchNorm eps 1e-3).
+//! EfficientNet-Lite0, -Lite1 and -Lite2: the backbones, as Google's "lite"
+//! family defines them (ReLU6, no squeeze-excitation, TensorFlow "SAME"
+//! padding, BatchNorm eps 1e-3, stem and head channels not scaled).
 //!
 //! Field names mirror the reference PyTorch implementation with the leading
 //! underscore dropped, so importing its weights is a plain prefix rename.
@@ -10,6 +11,7 @@ use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
 use burn::store::{ModuleSnapshot, bridge};
 use burn::tensor::module::adaptive_avg_pool2d;
 use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
 
 use crate::ops::{batch_norm as norm, conv_bias, convolution, relu6};
 
@@ -39,8 +41,9 @@ impl BlockSpec {
     }
 }
 
-/// The 16 MBConv blocks of Lite0, stage by stage:
-/// (expansion, kernel, stride, output channels, repeats).
+/// Lite0's 16 MBConv blocks, stage by stage:
+/// (expansion, kernel, stride, output channels, repeats). The larger
+/// variants scale the channels and the repeats of the middle stages.
 const STAGES: [(usize, usize, usize, usize, usize); 7] = [
     (1, 3, 1, 16, 1),
     (6, 3, 2, 24, 2),
@@ -51,23 +54,90 @@ const STAGES: [(usize, usize, usize, usize, usize); 7] = [
     (6, 3, 1, 320, 1),
 ];
 
-/// Every block of Lite0 in order; the first of each stage carries the stride.
-pub fn lite0_blocks() -> Vec<BlockSpec> {
-    let mut blocks = Vec::with_capacity(16);
-    let mut input = STEM_CHANNELS;
-    for (expand, kernel, stride, output, repeats) in STAGES {
-        for r in 0..repeats {
-            blocks.push(BlockSpec {
-                expand,
-                kernel,
-                stride: if r == 0 { stride } else { 1 },
-                input,
-                output,
-            });
-            input = output;
+/// Which member of the family a backbone is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Variant {
+    #[default]
+    Lite0,
+    Lite1,
+    Lite2,
+}
+
+impl Variant {
+    pub const ALL: [Variant; 3] = [Variant::Lite0, Variant::Lite1, Variant::Lite2];
+
+    /// The lowercase name used in manifests and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Variant::Lite0 => "lite0",
+            Variant::Lite1 => "lite1",
+            Variant::Lite2 => "lite2",
         }
     }
-    blocks
+
+    /// The variant called `name` ("lite1" or "efficientnet-lite1").
+    pub fn from_name(name: &str) -> Option<Self> {
+        let name = name.trim().to_ascii_lowercase();
+        let name = name.strip_prefix("efficientnet-").unwrap_or(&name);
+        Self::ALL.into_iter().find(|v| v.name() == name)
+    }
+
+    /// (width, depth) multipliers against Lite0.
+    fn scaling(self) -> (f64, f64) {
+        match self {
+            Variant::Lite0 => (1.0, 1.0),
+            Variant::Lite1 => (1.0, 1.1),
+            Variant::Lite2 => (1.1, 1.2),
+        }
+    }
+
+    /// The input side the ImageNet weights were trained at.
+    pub fn native_input(self) -> usize {
+        match self {
+            Variant::Lite0 => 224,
+            Variant::Lite1 => 240,
+            Variant::Lite2 => 260,
+        }
+    }
+
+    /// Channels scaled by the width multiplier, rounded to a multiple of 8
+    /// but never more than 10% down (the reference's rule).
+    fn channels(self, base: usize) -> usize {
+        let scaled = base as f64 * self.scaling().0;
+        let rounded = (((scaled + 4.0) as usize) / 8 * 8).max(8);
+        if (rounded as f64) < 0.9 * scaled { rounded + 8 } else { rounded }
+    }
+
+    /// Every block in order; the first of each stage carries the stride.
+    /// The first and last stages keep Lite0's repeats (the "lite" rule).
+    pub fn blocks(self) -> Vec<BlockSpec> {
+        let mut blocks = Vec::new();
+        let mut input = STEM_CHANNELS;
+        for (stage, (expand, kernel, stride, output, repeats)) in STAGES.into_iter().enumerate() {
+            let fixed = stage == 0 || stage == STAGES.len() - 1;
+            let repeats =
+                if fixed { repeats } else { (repeats as f64 * self.scaling().1).ceil() as usize };
+            let output = self.channels(output);
+            for r in 0..repeats {
+                blocks.push(BlockSpec {
+                    expand,
+                    kernel,
+                    stride: if r == 0 { stride } else { 1 },
+                    input,
+                    output,
+                });
+                input = output;
+            }
+        }
+        blocks
+    }
+}
+
+impl std::fmt::Display for Variant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 fn conv(
@@ -176,10 +246,10 @@ impl MbConv {
     }
 }
 
-/// The EfficientNet-Lite0 feature extractor (everything but the classifier).
-/// Accepts any input size; the reference resolution is 224x224.
+/// An EfficientNet-Lite feature extractor (everything but the classifier).
+/// Accepts any input size; see [`Variant::native_input`] for the reference's.
 #[derive(Module, Debug)]
-pub struct EfficientNetLite0 {
+pub struct EfficientNetLite {
     pub conv_stem: Conv2d,
     pub bn0: Option<BatchNorm>,
     pub blocks: Vec<MbConv>,
@@ -187,14 +257,16 @@ pub struct EfficientNetLite0 {
     pub bn1: Option<BatchNorm>,
 }
 
-impl EfficientNetLite0 {
+impl EfficientNetLite {
     /// A randomly initialised network; load weights into it afterwards.
-    pub fn new(device: &Device) -> Self {
+    pub fn new(variant: Variant, device: &Device) -> Self {
+        let blocks = variant.blocks();
+        let top = blocks.last().map_or(STEM_CHANNELS, |b| b.output);
         Self {
             conv_stem: conv([3, STEM_CHANNELS], 3, 2, 1, device),
             bn0: Some(batch_norm(STEM_CHANNELS, device)),
-            blocks: lite0_blocks().iter().map(|s| MbConv::new(s, device)).collect(),
-            conv_head: conv([320, FEATURE_CHANNELS], 1, 1, 1, device),
+            blocks: blocks.iter().map(|s| MbConv::new(s, device)).collect(),
+            conv_head: conv([top, FEATURE_CHANNELS], 1, 1, 1, device),
             bn1: Some(batch_norm(FEATURE_CHANNELS, device)),
         }
     }
@@ -210,6 +282,18 @@ impl EfficientNetLite0 {
             conv_head: fold(self.conv_head, self.bn1),
             bn1: None,
         }
+    }
+
+    /// Which variant this network was built as (read from its shape).
+    pub fn variant(&self) -> Variant {
+        let top = self.conv_head.weight.dims()[1];
+        Variant::ALL
+            .into_iter()
+            .find(|v| {
+                let blocks = v.blocks();
+                blocks.len() == self.blocks.len() && blocks.last().map(|b| b.output) == Some(top)
+            })
+            .unwrap_or_default()
     }
 
     /// Whether the BatchNorms are folded in.
@@ -266,7 +350,7 @@ fn same_weights<M: Module>(a: &M, b: &M) -> bool {
 /// How many leading blocks, counted from the stem, hold identical weights in
 /// every backbone: those run once per image for a whole ensemble. 0 when
 /// the stems differ or there is only one backbone.
-pub fn identical_lower_blocks(backbones: &[&EfficientNetLite0]) -> usize {
+pub fn identical_lower_blocks(backbones: &[&EfficientNetLite]) -> usize {
     let Some((first, rest)) = backbones.split_first() else { return 0 };
     if rest.is_empty()
         || !rest.iter().all(|b| {
@@ -291,7 +375,7 @@ mod tests {
 
     #[test]
     fn architecture_matches_the_reference_table() {
-        let blocks = lite0_blocks();
+        let blocks = Variant::Lite0.blocks();
         assert_eq!(blocks.len(), 16);
         let residual: Vec<usize> = (0..16).filter(|&i| blocks[i].residual()).collect();
         assert_eq!(residual, vec![2, 4, 6, 7, 9, 10, 12, 13, 14]);
@@ -301,8 +385,24 @@ mod tests {
     }
 
     #[test]
+    fn larger_variants_scale_the_middle_stages() {
+        // The reference files hold 21 blocks for both; Lite2 is 10% wider.
+        let lite1 = Variant::Lite1.blocks();
+        assert_eq!(lite1.len(), 21);
+        assert_eq!(lite1.last().map(|b| b.output), Some(320));
+        let lite2 = Variant::Lite2.blocks();
+        assert_eq!(lite2.len(), 21);
+        let outputs: Vec<usize> = lite2.iter().map(|b| b.output).collect();
+        for expected in [16, 24, 48, 88, 120, 208, 352] {
+            assert!(outputs.contains(&expected), "{expected} in {outputs:?}");
+        }
+        assert_eq!(Variant::from_name("EfficientNet-Lite2"), Some(Variant::Lite2));
+        assert_eq!(Variant::from_name("lite3"), None);
+    }
+
+    #[test]
     fn parameter_count_is_lite0s() {
-        let model = EfficientNetLite0::new(&Device::flex());
+        let model = EfficientNetLite::new(Variant::Lite0, &Device::flex());
         // The reference has 4,652,008 learnable parameters, 1,281,000 of them in
         // the ImageNet classifier; burn also counts the BatchNorm running mean
         // and variance (42,016 values, as many as the BatchNorm gammas and betas).
@@ -312,20 +412,20 @@ mod tests {
     #[test]
     fn identical_lower_blocks_are_counted() {
         let device = Device::flex();
-        let a = EfficientNetLite0::new(&device);
+        let a = EfficientNetLite::new(Variant::Lite0, &device);
         let mut b = a.clone();
-        b.blocks[5] = MbConv::new(&lite0_blocks()[5], &device);
+        b.blocks[5] = MbConv::new(&Variant::Lite0.blocks()[5], &device);
         assert_eq!(identical_lower_blocks(&[&a, &b]), 5);
         assert_eq!(identical_lower_blocks(&[&a, &a.clone()]), 16);
         assert_eq!(identical_lower_blocks(&[&a]), 0, "one backbone shares nothing");
-        let other = EfficientNetLite0::new(&device);
+        let other = EfficientNetLite::new(Variant::Lite0, &device);
         assert_eq!(identical_lower_blocks(&[&a, &other]), 0, "different stems");
     }
 
     #[test]
     fn folding_the_batch_norms_changes_no_output() {
         let device = Device::flex();
-        let mut model = EfficientNetLite0::new(&device);
+        let mut model = EfficientNetLite::new(Variant::Lite0, &device);
         // BatchNorms that do something: random statistics and affine parameters.
         let random = |n: usize, lo: f64, hi: f64| {
             Tensor::<1>::random([n], burn::tensor::Distribution::Uniform(lo, hi), &device)
@@ -351,7 +451,7 @@ mod tests {
     #[test]
     fn any_input_size_gives_a_feature_map() {
         let device = Device::flex();
-        let model = EfficientNetLite0::new(&device);
+        let model = EfficientNetLite::new(Variant::Lite0, &device);
         for (h, w) in [(64usize, 64usize), (75, 100), (33, 47)] {
             let x = Tensor::<4>::zeros([1, 3, h, w], &device);
             let y = model.feature_map(x);

@@ -93,7 +93,7 @@ mod tests {
     #[test]
     fn shared_blocks_run_once_and_change_nothing_and_sizes_may_differ() {
         let device = Device::flex();
-        let first = Classifier::new(3, &device);
+        let first = Classifier::new(crate::efficientnet::Variant::Lite0, 3, &device);
         // A second member with the same backbone and a head of its own.
         let mut second = first.clone();
         second.head =

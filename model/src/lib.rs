@@ -1,4 +1,4 @@
-//! dermlens' model: EfficientNet-Lite0, its classifier head and the
+//! dermlens' model: EfficientNet-Lite0/1/2, the classifier head and the
 //! preprocessing both the CLI and the browser app use. No file or network
 //! I/O and no platform code: callers pass bytes and choose the device.
 //!

@@ -2,7 +2,7 @@
 //! JSON line: the script runs it in turn with PyTorch and onnxruntime on the
 //! same tasks, so that all three share the machine's state.
 //!
-//! `cargo bench -p train-cli --bench peers -- TASK BATCH INPUT REPEATS [wgpu]`
+//! `cargo bench -p train-cli --bench peers -- TASK BATCH INPUT REPEATS [wgpu] [lite0|lite1|lite2]`
 //! with TASK one of `infer` (a member's forward pass, BatchNorms folded as in
 //! a bundle), `train-full` (an AdamW step of the whole network) and
 //! `train-top` (a step of blocks 12-15 and the head on the activations below).
@@ -13,6 +13,7 @@ use burn::module::Module;
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::tensor::{Device, DeviceType, Distribution, Tensor};
 use model::classifier::Classifier;
+use model::efficientnet::Variant;
 
 /// The first block of the top part in `train-top`.
 const CUT: usize = 12;
@@ -43,7 +44,8 @@ fn main() {
     let number =
         |i: usize, default: usize| args.get(i).and_then(|v| v.parse().ok()).unwrap_or(default);
     let (batch, input, repeats) = (number(1, 1), number(2, 224), number(3, 5));
-    let wgpu = args.get(4).is_some_and(|a| a == "wgpu");
+    let wgpu = args.iter().skip(4).any(|a| a == "wgpu");
+    let variant = args.iter().skip(4).find_map(|a| Variant::from_name(a)).unwrap_or_default();
     let device = if wgpu {
         match Device::enumerate(DeviceType::Wgpu).into_iter().next() {
             Some(device) => device,
@@ -58,7 +60,7 @@ fn main() {
     let images = Tensor::<4>::random([batch, 3, input, input], Distribution::Default, &device);
     let ms = match task {
         "infer" => {
-            let classifier = Classifier::new(7, &device).folded();
+            let classifier = Classifier::new(variant, 7, &device).folded();
             time(repeats, || {
                 let _ = classifier.forward(images.clone()).into_data();
             })
@@ -66,7 +68,7 @@ fn main() {
         "train-full" | "train-top" => {
             let autodiff = device.clone().autodiff();
             let top = task == "train-top";
-            let classifier = Classifier::new(7, &device);
+            let classifier = Classifier::new(variant, 7, &device);
             let lower = top.then(|| classifier.valid().backbone.forward_lower(images.clone(), CUT));
             let mut model = classifier.fork(&autodiff).train();
             let mut optimizer = AdamWConfig::new().init();
@@ -91,7 +93,7 @@ fn main() {
     };
     let runner = if wgpu { "dermlens-wgpu" } else { "dermlens" };
     println!(
-        "{{\"runner\": \"{runner}\", \"task\": \"{task}\", \"batch\": {batch}, \"input\": {input}, \"ms_per_image\": {:.3}}}",
+        "{{\"runner\": \"{runner}\", \"backbone\": \"{variant}\", \"task\": \"{task}\", \"batch\": {batch}, \"input\": {input}, \"ms_per_image\": {:.3}}}",
         ms / batch as f64
     );
 }

@@ -21,7 +21,7 @@ fn time<T>(repeats: usize, mut f: impl FnMut() -> T) -> f64 {
 }
 
 fn bench(name: &str, device: &Device) {
-    let classifier = Classifier::new(7, device).valid();
+    let classifier = Classifier::new(model::efficientnet::Variant::Lite0, 7, device).valid();
     for batch in [1usize, 16] {
         let x = Tensor::<4>::ones([batch, 3, 224, 224], device);
         let ms =
@@ -50,9 +50,10 @@ fn bench(name: &str, device: &Device) {
 
 fn train_step(name: &str, device: &Device, cut: usize) {
     let autodiff = device.clone().autodiff();
-    let mut model = Classifier::new(7, device).fork(&autodiff).train();
+    let mut model =
+        Classifier::new(model::efficientnet::Variant::Lite0, 7, device).fork(&autodiff).train();
     let mut optimizer = AdamWConfig::new().init();
-    let lower = Classifier::new(7, device)
+    let lower = Classifier::new(model::efficientnet::Variant::Lite0, 7, device)
         .valid()
         .backbone
         .forward_lower(Tensor::<4>::ones([32, 3, 224, 224], device), cut);
@@ -72,7 +73,8 @@ fn train_step(name: &str, device: &Device, cut: usize) {
 /// One AdamW step of the whole network (the stem frozen or not) on a batch of 32.
 fn full_train_step(name: &str, device: &Device, input: usize, freeze_stem: bool) {
     let autodiff = device.clone().autodiff();
-    let mut model = Classifier::new(7, device).fork(&autodiff).train();
+    let mut model =
+        Classifier::new(model::efficientnet::Variant::Lite0, 7, device).fork(&autodiff).train();
     if freeze_stem {
         model.backbone.conv_stem = model.backbone.conv_stem.clone().no_grad();
         model.backbone.bn0 = model.backbone.bn0.clone().no_grad();

@@ -55,9 +55,11 @@ pub struct Recipe {
     /// Split file written by `dermlens split`.
     #[arg(long, default_value = "split.csv")]
     pub split: PathBuf,
-    /// Backbone weights written by `dermlens import-backbone`.
-    #[arg(long, default_value = "lite0-imagenet.bpk")]
-    pub backbone: PathBuf,
+    /// Backbone weights written by `dermlens import-backbone` (Lite0, Lite1
+    /// or Lite2), comma-separated and reused in turn like `--inputs`.
+    #[arg(long, value_delimiter = ',', default_value = "lite0-imagenet.bpk")]
+    #[serde(deserialize_with = "one_or_more")]
+    pub backbone: Vec<PathBuf>,
     /// Ensemble members (each with its own seed).
     #[arg(long, default_value_t = 2)]
     pub members: usize,
@@ -176,6 +178,11 @@ impl Recipe {
             .collect()
     }
 
+    /// Member `m`'s backbone file.
+    pub fn backbone(&self, m: usize) -> &Path {
+        &self.backbone[m % self.backbone.len().max(1)]
+    }
+
     /// Member `m`'s input side.
     pub fn input(&self, m: usize) -> u32 {
         self.inputs[m % self.inputs.len().max(1)]
@@ -196,6 +203,7 @@ impl Recipe {
         };
         check(self.members >= 1, "--members must be at least 1");
         check(!self.inputs.is_empty(), "--inputs needs at least one size");
+        check(!self.backbone.is_empty(), "--backbone needs at least one file");
         check(
             self.inputs.iter().all(|&s| (32..=1024).contains(&s)),
             "--inputs must be 32 to 1024 pixels",
@@ -227,6 +235,20 @@ impl Recipe {
         );
         out
     }
+}
+
+/// One path (recipes saved before backbones could differ per member) or a list.
+fn one_or_more<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<PathBuf>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Paths {
+        One(PathBuf),
+        More(Vec<PathBuf>),
+    }
+    Ok(match Paths::deserialize(d)? {
+        Paths::One(path) => vec![path],
+        Paths::More(paths) => paths,
+    })
 }
 
 /// A recipe as `train` and `sweep` take it: options on the command line,
@@ -264,7 +286,8 @@ impl Recipe {
     /// Later commands may run from another folder: the paths are made absolute.
     fn with_absolute_paths(mut self) -> Result<Self> {
         self.split = std::path::absolute(&self.split)?;
-        self.backbone = std::path::absolute(&self.backbone)?;
+        self.backbone =
+            self.backbone.iter().map(std::path::absolute).collect::<std::io::Result<_>>()?;
         Ok(self)
     }
 }

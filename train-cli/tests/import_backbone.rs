@@ -44,8 +44,11 @@ fn import(pth: &Path, out: &Path) -> Output {
 /// Every tensor of a weight file: name, shape and raw bytes.
 fn tensors(bytes: &[u8]) -> Vec<(String, Vec<usize>, Vec<u8>)> {
     let device = Device::flex();
-    let classifier =
-        model::burnpack::load(Classifier::new(1000, &device), bytes.to_vec()).expect("loadable");
+    let classifier = model::burnpack::load(
+        Classifier::new(model::efficientnet::Variant::Lite0, 1000, &device),
+        bytes.to_vec(),
+    )
+    .expect("loadable");
     classifier
         .collect(None, None, false)
         .into_iter()
@@ -97,5 +100,35 @@ fn the_reference_file_converts_to_the_committed_fixture() {
     std::fs::write(&truncated, &bytes[..bytes.len() / 3]).unwrap();
     let out = dir.join("truncated.bpk");
     assert_one_line_error(&import(&truncated, &out), &out, "truncated.pth");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn the_larger_reference_files_import_as_their_variants() {
+    use model::efficientnet::Variant;
+    let dir = scratch("larger");
+    for (name, file, variant, blocks) in [
+        ("lite1", "efficientnet-lite1-77cc7160.pth", Variant::Lite1, 21),
+        ("lite2", "efficientnet-lite2-9656183e.pth", Variant::Lite2, 21),
+    ] {
+        let pth = root().join(format!("../shared/weights/efficientnet-{name}/{file}"));
+        if !pth.is_file() {
+            println!("skipped: {} is absent", pth.display());
+            continue;
+        }
+        let out = dir.join(format!("{name}.bpk"));
+        let output = import(&pth, &out);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            stdout.contains(&format!("EfficientNet-{}", name.replace("lite", "Lite"))),
+            "{stdout}"
+        );
+        let (found, classifier) =
+            train_cli::backbone::load_imported(&out, &Device::flex()).expect("loads back");
+        assert_eq!(found, variant);
+        assert_eq!(classifier.backbone.num_blocks(), blocks);
+        assert_eq!(classifier.backbone.variant(), variant);
+    }
     std::fs::remove_dir_all(dir).ok();
 }

@@ -446,3 +446,88 @@ fn a_killed_training_resumes_exactly() {
     assert_eq!(epochs(&killed), 1 + 6, "every epoch logged once");
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// Members on different backbones: a Lite0 and a Lite1 member trained in one
+/// run, calibrated, exported into one bundle that names each member's
+/// backbone, and predicting. (The Lite1 "ImageNet" weights here are random:
+/// the real file is not a fixture; its import is checked in golden.rs.)
+#[test]
+fn a_bundle_mixes_backbones() {
+    use burn::tensor::Device;
+    use model::classifier::Classifier;
+    use model::efficientnet::Variant;
+    let dir = common::fresh_dir("mixed-backbones");
+    let fixtures = root().join("tests/fixtures");
+    let (split, _) = split_fixtures(&dir);
+    let lite1 = dir.join("lite1-random.bpk");
+    let random =
+        model::burnpack::with_stable_ids(Classifier::new(Variant::Lite1, 1000, &Device::flex()));
+    std::fs::write(&lite1, model::burnpack::to_bytes(&random).unwrap()).unwrap();
+    let lite0 = fixtures.join("lite0/imagenet.bpk");
+    let backbones = format!("{},{}", path(&lite0), path(&lite1));
+    let run = dir.join("run");
+    let args = [
+        "train",
+        "--split",
+        path(&split),
+        "--backbone",
+        &backbones,
+        "--out",
+        path(&run),
+        "--members",
+        "2",
+        "--inputs",
+        "48",
+        "--batch",
+        "8",
+        "--head-epochs",
+        "1",
+        "--epochs",
+        "1",
+        "--epoch-images",
+        "16",
+    ];
+    ok(dermlens(&args).output().unwrap());
+    let recorded: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("run.json")).unwrap()).unwrap();
+    assert_eq!(recorded["variants"], serde_json::json!(["lite0", "lite1"]), "{recorded}");
+    ok(dermlens(&["calibrate", path(&run), "--tta", "none"]).output().unwrap());
+    let bundle = dir.join("bundle");
+    ok(dermlens(&["export", path(&run), "--out", path(&bundle)]).output().unwrap());
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(bundle.join("manifest.json")).unwrap())
+            .unwrap();
+    let named: Vec<&str> = manifest["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["backbone"].as_str().unwrap())
+        .collect();
+    assert_eq!(named, ["lite0", "lite1"]);
+    assert_eq!(manifest["shared_blocks"], 0, "different backbones share no block");
+    let photo = fixtures.join("ham10000/images/ISIC_0024370.jpg");
+    let preds = dir.join("preds.csv");
+    ok(dermlens(&["predict", path(&photo), "--model", path(&bundle), "--out", path(&preds)])
+        .output()
+        .unwrap());
+    let csv = std::fs::read_to_string(&preds).unwrap();
+    assert!(csv.lines().nth(1).is_some_and(|row| row.ends_with(",ok")), "{csv}");
+    // A backbone file of no variant is refused by name before anything trains.
+    let junk = dir.join("junk.bpk");
+    std::fs::write(&junk, b"not weights").unwrap();
+    let refused = dermlens(&[
+        "train",
+        "--split",
+        path(&split),
+        "--backbone",
+        path(&junk),
+        "--out",
+        path(&dir.join("run-junk")),
+    ])
+    .output()
+    .unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("junk.bpk") && stderr.contains("import-backbone"), "{stderr}");
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -10,6 +10,7 @@ use super::codec::{NamedTensor, decode, verify};
 use super::familiarity;
 use super::manifest::{Manifest, WeightFile};
 use crate::classifier::Classifier;
+use crate::efficientnet::Variant;
 use crate::familiarity::Familiarity;
 
 /// A loaded bundle: its manifest and one classifier per member, with the
@@ -29,12 +30,13 @@ impl LoadedBundle {
 /// Builds one member's classifier from its tensors (plus the shared ones);
 /// `folded` for a backbone whose BatchNorms are folded into its convolutions.
 pub fn classifier_from(
+    variant: Variant,
     num_classes: usize,
     tensors: Vec<NamedTensor>,
     folded: bool,
     device: &Device,
 ) -> Result<Classifier, BundleError> {
-    let mut classifier = Classifier::new(num_classes, device);
+    let mut classifier = Classifier::new(variant, num_classes, device);
     if folded {
         classifier = classifier.folded();
     }
@@ -88,10 +90,16 @@ pub fn load(
         })?);
         let mut tensors = shared.clone();
         tensors.extend(own);
-        members.push(classifier_from(manifest.classes.len(), tensors, manifest.folded, device)?);
+        members.push(classifier_from(
+            member.backbone,
+            manifest.classes.len(),
+            tensors,
+            manifest.folded,
+            device,
+        )?);
     }
     // Members run their shared blocks once: they must really be the same.
-    let backbones: Vec<&crate::efficientnet::EfficientNetLite0> =
+    let backbones: Vec<&crate::efficientnet::EfficientNetLite> =
         members.iter().map(|m| &m.backbone).collect();
     if manifest.shared_blocks > 0
         && crate::efficientnet::identical_lower_blocks(&backbones) < manifest.shared_blocks

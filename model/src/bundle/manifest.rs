@@ -49,6 +49,9 @@ pub struct Member {
     /// Network input `[height, width]` (members may differ).
     pub input: [u32; 2],
     pub weights: WeightFile,
+    /// The member's backbone (members may differ; Lite0 when absent).
+    #[serde(default)]
+    pub backbone: crate::efficientnet::Variant,
     /// Logits are divided by this before the softmax (fitted on validation data).
     pub temperature: f32,
 }
@@ -147,7 +150,9 @@ impl Manifest {
                 "a temperature is out of range (0.01 to 100)".into(),
             ));
         }
-        if manifest.shared_blocks > crate::efficientnet::lite0_blocks().len() {
+        let fewest_blocks =
+            manifest.members.iter().map(|m| m.backbone.blocks().len()).min().unwrap_or(0);
+        if manifest.shared_blocks > fewest_blocks {
             return Err(BundleError::Manifest("shared_blocks exceeds the network's blocks".into()));
         }
         for file in manifest.files() {
@@ -232,6 +237,7 @@ mod tests {
                 name: "m".into(),
                 input: [224, 224],
                 weights: WeightFile { file: "m.bin".into(), sha256: String::new(), bytes: 0 },
+                backbone: Default::default(),
                 temperature: 1.0,
             }],
             thresholds: Thresholds::default(),

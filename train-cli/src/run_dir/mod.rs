@@ -23,6 +23,7 @@ use anyhow::{Context, Result};
 use burn::tensor::Device;
 use model::classes::LesionClass;
 use model::classifier::Classifier;
+use model::efficientnet::Variant;
 use model::preprocess::{Normalization, Preparation};
 use serde::{Deserialize, Serialize};
 
@@ -89,8 +90,11 @@ impl RunDir {
                 let member = self.member(m);
                 let path = member.weights();
                 let bytes = member.load_weights().with_context(|| format!("member {m}"))?;
-                model::burnpack::load(Classifier::new(run.classes.len(), device), bytes)
-                    .with_context(|| format!("{} does not fit the run", path.display()))
+                model::burnpack::load(
+                    Classifier::new(run.variant(m), run.classes.len(), device),
+                    bytes,
+                )
+                .with_context(|| format!("{} does not fit the run", path.display()))
             })
             .collect()
     }
@@ -149,6 +153,9 @@ impl MemberDir {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Run {
     pub options: Recipe,
+    /// Each member's backbone (runs from before Lite1 and Lite2: all Lite0).
+    #[serde(default)]
+    pub variants: Vec<Variant>,
     pub classes: Vec<LesionClass>,
     pub normalization: Normalization,
     /// sha256 of the split file the run was started on: resuming on another split would leak.
@@ -173,6 +180,11 @@ impl Run {
     /// Each member's input `[height, width]`.
     pub fn inputs(&self) -> Vec<[u32; 2]> {
         (0..self.options.members).map(|m| self.options.input(m)).map(|s| [s, s]).collect()
+    }
+
+    /// Member `m`'s backbone.
+    pub fn variant(&self, m: usize) -> Variant {
+        self.variants.get(m).copied().unwrap_or_default()
     }
 
     /// How photos become the members' inputs.

@@ -47,9 +47,10 @@ impl Ema {
         Ok(())
     }
 
-    /// The averaged network.
-    pub fn classifier(&self, num_classes: usize, device: &Device) -> Result<Classifier> {
-        Ok(classifier_from(num_classes, self.tensors.clone(), false, device)?)
+    /// The averaged network, shaped like `like` (its backbone and classes).
+    pub fn classifier(&self, like: &Classifier, device: &Device) -> Result<Classifier> {
+        let variant = like.backbone.variant();
+        Ok(classifier_from(variant, like.num_classes(), self.tensors.clone(), false, device)?)
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {
@@ -74,14 +75,15 @@ impl Ema {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use model::efficientnet::Variant;
 
     #[test]
     fn the_average_moves_towards_the_weights_and_round_trips() {
         let device = Device::flex();
-        let a = Classifier::new(3, &device);
+        let a = Classifier::new(Variant::Lite0, 3, &device);
         let mut ema = Ema::new(0.9, &a);
         let start = ema.tensors.clone();
-        let b = Classifier::new(3, &device);
+        let b = Classifier::new(Variant::Lite0, 3, &device);
         ema.update(&b).unwrap();
         // The first update's decay is 1/10: the average is mostly b.
         let target = tensors_of(&b);
@@ -91,7 +93,7 @@ mod tests {
         }
         assert_eq!(Ema::from_bytes(&ema.to_bytes()).unwrap(), ema);
         assert!(Ema::from_bytes(&ema.to_bytes()[..10]).is_err());
-        assert!(ema.classifier(3, &device).is_ok());
+        assert!(ema.classifier(&a, &device).is_ok());
         assert_eq!(ema.current_decay(), 0.9f64.min(2.0 / 11.0));
     }
 }

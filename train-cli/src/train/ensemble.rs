@@ -9,6 +9,7 @@ use anyhow::{Context as _, Result, bail};
 use burn::tensor::Device;
 use model::classes::LesionClass;
 use model::classifier::Classifier;
+use model::efficientnet::Variant;
 use model::preprocess::Normalization;
 
 use super::fit::{self, FitOptions, MemberData};
@@ -39,13 +40,20 @@ fn check_empty(dir: &Path, except: &str) -> Result<()> {
     )
 }
 
-/// What a run starts from: the split, its classes, and the backbone.
+/// One backbone file a run starts members from.
+struct Backbone {
+    path: PathBuf,
+    hash: String,
+    variant: Variant,
+    initial: Classifier,
+}
+
+/// What a run starts from: the split, its classes, and the backbones.
 struct Inputs {
     split: split::Split,
     classes: Vec<LesionClass>,
     split_hash: String,
-    backbone_hash: String,
-    initial: Classifier,
+    backbones: Vec<Backbone>,
 }
 
 impl Inputs {
@@ -60,10 +68,31 @@ impl Inputs {
             Ok(model::bundle::sha256_hex(&bytes))
         };
         let split_hash = hash(&recipe.split, "")?;
-        let backbone_hash = hash(&recipe.backbone, "the backbone ")?;
-        let initial =
-            crate::backbone::initial_classifier(&recipe.backbone, classes.len(), &ctx.device)?;
-        Ok(Self { split, classes, split_hash, backbone_hash, initial })
+        let mut backbones: Vec<Backbone> = Vec::new();
+        for path in &recipe.backbone {
+            if backbones.iter().any(|b| &b.path == path) {
+                continue;
+            }
+            let hash = hash(path, "the backbone ")?;
+            let (variant, initial) =
+                crate::backbone::initial_classifier(path, classes.len(), &ctx.device)?;
+            backbones.push(Backbone { path: path.clone(), hash, variant, initial });
+        }
+        Ok(Self { split, classes, split_hash, backbones })
+    }
+
+    /// Member `m`'s backbone.
+    fn backbone(&self, recipe: &Recipe, m: usize) -> Result<&Backbone> {
+        let path = recipe.backbone(m);
+        self.backbones
+            .iter()
+            .find(|b| b.path == path)
+            .with_context(|| format!("internal: backbone {} was not read", path.display()))
+    }
+
+    /// Each member's backbone variant.
+    fn variants(&self, recipe: &Recipe) -> Result<Vec<Variant>> {
+        (0..recipe.members).map(|m| Ok(self.backbone(recipe, m)?.variant)).collect()
     }
 }
 
@@ -101,6 +130,7 @@ fn describe_run(
         return Ok(run);
     }
     Ok(Run {
+        variants: inputs.variants(recipe)?,
         options: recipe.clone(),
         classes: inputs.classes.clone(),
         normalization: Normalization::LITE,
@@ -150,18 +180,14 @@ fn train_member(
     let (recipe, inputs, cache) = (&run.options, &shared.inputs, &shared.cache);
     let preparation = run.preparation();
     let input = recipe.input(member);
+    let chosen = inputs.backbone(recipe, member)?;
     let key = |part: &str| {
         cache.join(features::cache_name(
             part,
-            &[
-                &inputs.split_hash,
-                &inputs.backbone_hash,
-                &input.to_string(),
-                &format!("{preparation:?}"),
-            ],
+            &[&inputs.split_hash, &chosen.hash, &input.to_string(), &format!("{preparation:?}")],
         ))
     };
-    let backbone = &inputs.initial.backbone;
+    let backbone = &chosen.initial.backbone;
     let train_features = features::load_or_compute(
         backbone,
         &shared.train,

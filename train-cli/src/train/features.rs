@@ -8,7 +8,7 @@ use std::path::Path;
 use anyhow::{Result, bail};
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
-use model::efficientnet::{EfficientNetLite0, FEATURE_CHANNELS};
+use model::efficientnet::{EfficientNetLite, FEATURE_CHANNELS};
 use model::preprocess::{self, Preparation};
 use sha2::{Digest, Sha256};
 
@@ -72,7 +72,7 @@ impl Pooled {
 /// recipe says so) at input `size`, from the cache file `path` when it
 /// holds them, else computed and saved there.
 pub fn load_or_compute(
-    backbone: &EfficientNetLite0,
+    backbone: &EfficientNetLite,
     photos: &Photos,
     size: u32,
     preparation: &Preparation,

@@ -275,7 +275,7 @@ pub fn fit_member(
         bar.finish_and_clear();
         classifier = model.valid();
         let judged = match (&average, stage) {
-            (Some(average), Stage::Full) => average.classifier(num_classes, device)?,
+            (Some(average), Stage::Full) => average.classifier(&classifier, device)?,
             _ => classifier.clone(),
         };
         let m = match stage {
@@ -352,7 +352,7 @@ fn advance_stage(
         let kept = if checkpoint.average.is_empty() {
             classifier.clone()
         } else {
-            Ema::from_bytes(&checkpoint.average)?.classifier(classifier.num_classes(), device)?
+            Ema::from_bytes(&checkpoint.average)?.classifier(classifier, device)?
         };
         dir.save_weights(&model::burnpack::to_bytes(&kept)?)?;
     }

@@ -47,7 +47,7 @@ pub struct Args {
 }
 
 /// The default provenance note, for models trained on HAM10000.
-pub const HAM10000_PROVENANCE: &str = "EfficientNet-Lite0 (ImageNet weights, Apache-2.0) fine-tuned by dermlens on HAM10000 \
+pub const HAM10000_PROVENANCE: &str = "EfficientNet-Lite (ImageNet weights, Apache-2.0) fine-tuned by dermlens on HAM10000 \
      (Tschandl et al. 2018, doi:10.1038/sdata.2018.161, CC BY-NC 4.0): non-commercial use only. Not a diagnosis.";
 
 /// Names carry the start of the checksum: a changed file gets a new name,
@@ -149,6 +149,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
                 name: format!("member-{m}"),
                 input: run.inputs()[m],
                 weights: unnamed.clone(),
+                backbone: run.variant(m),
                 temperature: calibration.scaling.temperatures[m],
             })
             .collect(),

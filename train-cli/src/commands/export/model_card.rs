@@ -113,15 +113,20 @@ fn data(card: &mut String, run: &Run) -> Result<()> {
 fn training(card: &mut String, dir: &RunDir, run: &Run, manifest: &Manifest) -> Result<()> {
     let recipe = &run.options;
     writeln!(card, "\n## Training\n")?;
-    let inputs: Vec<String> = run.inputs().iter().map(|i| format!("{}", i[0])).collect();
+    let inputs: Vec<String> = run
+        .inputs()
+        .iter()
+        .enumerate()
+        .map(|(m, i)| format!("{} at {}", run.variant(m).name().replace("lite", "Lite"), i[0]))
+        .collect();
     writeln!(
         card,
-        "From the ImageNet EfficientNet-Lite0 backbone, per member: the head on the frozen backbone's \
+        "From an ImageNet EfficientNet-Lite backbone, per member: the head on the frozen backbone's \
          features ({} epochs), then the whole network for {} epochs of {} images (batch {}, AdamW, peak \
          learning rate {}, weight decay {} except BatchNorm and biases, cosine schedule after {}), views \
          drawn afresh each epoch from {} (crops of {}-100% of it, any rotation, flips, colour and hue \
          jitter), {} with a logit-adjusted loss (tau {}), label smoothing {}, and a moving average of the \
-         weights (decay {}) kept as the member. Members' inputs: {} px. Seed {}. Trained on {}.\n",
+         weights (decay {}) kept as the member. Members' backbones and inputs: {} px. Seed {}. Trained on {}.\n",
         recipe.head_epochs,
         recipe.epochs,
         recipe.epoch_images,
