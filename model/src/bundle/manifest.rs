@@ -49,11 +49,16 @@ pub struct Member {
     /// Network input `[height, width]` (members may differ).
     pub input: [u32; 2],
     pub weights: WeightFile,
-    /// The member's backbone (members may differ; Lite0 when absent).
-    #[serde(default)]
+    /// The member's backbone (members may differ; Lite0 when absent). Not
+    /// written for Lite0, so bundles exported before keep their binding.
+    #[serde(default, skip_serializing_if = "is_lite0")]
     pub backbone: crate::efficientnet::Variant,
     /// Logits are divided by this before the softmax (fitted on validation data).
     pub temperature: f32,
+}
+
+fn is_lite0(variant: &crate::efficientnet::Variant) -> bool {
+    *variant == crate::efficientnet::Variant::Lite0
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
