@@ -5,9 +5,14 @@
 //! handled: a signal handler may not take locks or allocate.)
 
 /// Call first in `main`, before any thread starts (threads inherit the mask).
+/// Also ends the process quietly when its output pipe closes
+/// (`dermlens explain ... | head -1`), as other command-line tools do,
+/// instead of panicking on the failed write (Rust ignores SIGPIPE).
 #[cfg(unix)]
 #[allow(unsafe_code)]
 pub fn clean_up_when_stopped() {
+    // SAFETY: restores the default disposition of one signal; no handler runs.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let mut signals = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
     // SAFETY: sigemptyset initialises the set it is given; sigaddset and
     // pthread_sigmask only read and change that set and this thread's mask.

@@ -755,3 +755,37 @@ fn identical_images_never_straddle_parts() {
     }
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// `dermlens explain photo | head -1`: the reader goes away before the
+/// command prints. It ends quietly as other tools do (SIGPIPE), never with
+/// a panic message, and the picture it was asked for is written first.
+#[cfg(unix)]
+#[test]
+fn a_closed_output_pipe_ends_the_command_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = fresh_dir("pipe-closed");
+    let out = dir.join("cam.png");
+    let mut child = dermlens_command(&[
+        "explain",
+        path(&fixture_photo()),
+        "--model",
+        path(&shipped_model()),
+        "--out",
+        path(&out),
+    ])
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        output.status.success() || output.status.signal() == Some(libc::SIGPIPE),
+        "{:?}: {stderr}",
+        output.status
+    );
+    assert!(out.is_file(), "the picture is written before anything is printed");
+    std::fs::remove_dir_all(dir).ok();
+}
