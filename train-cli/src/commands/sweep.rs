@@ -139,11 +139,24 @@ fn describe(overrides: &[(String, serde_json::Value)]) -> String {
     if overrides.is_empty() {
         return "(base recipe)".into();
     }
-    overrides
-        .iter()
-        .map(|(k, v)| format!("{k}={}", v.to_string().trim_matches('"')))
-        .collect::<Vec<_>>()
-        .join(" ")
+    overrides.iter().map(|(k, v)| format!("{k}={}", short(v))).collect::<Vec<_>>().join(" ")
+}
+
+/// A value as a table shows it: paths by their file name, lists of them
+/// joined with `+` as on the command line.
+fn short(value: &serde_json::Value) -> String {
+    let name =
+        |s: &str| Path::new(s).file_name().map_or(s.to_string(), |n| n.to_string_lossy().into());
+    match value {
+        serde_json::Value::String(s) => name(s),
+        serde_json::Value::Array(items) if items.iter().all(serde_json::Value::is_string) => items
+            .iter()
+            .filter_map(serde_json::Value::as_str)
+            .map(name)
+            .collect::<Vec<_>>()
+            .join("+"),
+        other => other.to_string(),
+    }
 }
 
 /// A finished trial's validation figures.
@@ -402,6 +415,8 @@ mod tests {
         let all = combinations(&[a.clone(), b.clone()]);
         assert_eq!(all.len(), 4);
         assert_eq!(describe(&all[3]), "ema=0.998 inputs=[192,224]");
+        let backbones = serde_json::json!(["/runs/lite0.bpk", "/runs/lite1.bpk"]);
+        assert_eq!(describe(&[("backbone".into(), backbones)]), "backbone=lite0.bpk+lite1.bpk");
         // One at a time: the base, then ema=0 and inputs=[192,224] alone (the base's own values are skipped).
         let ablation = one_at_a_time(&[a, b], &base());
         assert_eq!(
