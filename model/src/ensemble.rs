@@ -136,26 +136,44 @@ pub fn combine(
     let n = members.len().max(1) as f32;
     let probabilities: Vec<f32> =
         (0..k).map(|c| members.iter().map(|p| p[c]).sum::<f32>() / n).collect();
-    let top = argmax(&probabilities);
-    let agreement = members.iter().filter(|p| argmax(p) == top).count() as f32 / n;
-    let entropy = -probabilities.iter().filter(|&&p| p > 0.0).map(|&p| p * p.ln()).sum::<f32>();
-    let malignant =
-        probabilities.iter().zip(classes).filter(|(_, c)| c.malignant).map(|(p, _)| p).sum();
     let mean_logits: Vec<f32> =
         (0..k).map(|c| member_logits.iter().map(|l| l[c]).sum::<f32>() / n).collect();
-    let energy = energy(&mean_logits);
-    Prediction {
-        uncertain: agreement < thresholds.min_agreement
-            || probabilities[top] < thresholds.min_confidence,
+    let prediction = Prediction {
+        uncertain: false,
         unfamiliar: distance.is_some_and(|d| d > thresholds.max_familiarity_distance),
         members,
-        probabilities,
-        top,
-        agreement,
-        entropy,
-        malignant,
-        energy,
+        probabilities: Vec::new(),
+        top: 0,
+        agreement: 0.0,
+        entropy: 0.0,
+        malignant: 0.0,
+        energy: energy(&mean_logits),
         familiarity_distance: distance,
+    };
+    prediction.with_probabilities(probabilities, classes, thresholds)
+}
+
+impl Prediction {
+    /// The prediction with the ensemble's probabilities replaced (e.g. by
+    /// the metadata prior) and everything derived from them recomputed.
+    pub fn with_probabilities(
+        mut self,
+        probabilities: Vec<f32>,
+        classes: &[LesionClass],
+        thresholds: &Thresholds,
+    ) -> Self {
+        let top = argmax(&probabilities);
+        let n = self.members.len().max(1) as f32;
+        self.agreement = self.members.iter().filter(|p| argmax(p) == top).count() as f32 / n;
+        self.entropy =
+            -probabilities.iter().filter(|&&p| p > 0.0).map(|&p| p * p.ln()).sum::<f32>();
+        self.malignant =
+            probabilities.iter().zip(classes).filter(|(_, c)| c.malignant).map(|(p, _)| p).sum();
+        self.uncertain = self.agreement < thresholds.min_agreement
+            || probabilities[top] < thresholds.min_confidence;
+        self.top = top;
+        self.probabilities = probabilities;
+        self
     }
 }
 

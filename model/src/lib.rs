@@ -27,6 +27,7 @@ pub mod gradcam;
 pub mod guidance;
 #[cfg(feature = "burn")]
 pub mod inference;
+pub mod metadata;
 #[cfg(feature = "burn")]
 pub mod ops;
 pub mod preprocess;

@@ -90,6 +90,9 @@ pub struct Manifest {
     pub thresholds: Thresholds,
     /// The test-time views each member is averaged over.
     pub tta: Tta,
+    /// The age, sex and body-site prior, if the bundle was calibrated with one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<crate::metadata::MetadataPrior>,
     /// Where the model comes from and under which terms.
     pub provenance: String,
 }
@@ -154,6 +157,13 @@ impl Manifest {
             return Err(BundleError::Manifest(
                 "a temperature is out of range (0.01 to 100)".into(),
             ));
+        }
+        if let Some(problem) =
+            manifest.metadata.as_ref().and_then(|m| m.problem(manifest.classes.len()))
+        {
+            return Err(BundleError::Manifest(format!(
+                "the metadata prior is not usable: {problem}"
+            )));
         }
         let fewest_blocks =
             manifest.members.iter().map(|m| m.backbone.blocks().len()).min().unwrap_or(0);
@@ -247,6 +257,7 @@ mod tests {
             }],
             thresholds: Thresholds::default(),
             tta: Tta::Flips,
+            metadata: None,
             provenance: String::new(),
         };
         assert!(matches!(

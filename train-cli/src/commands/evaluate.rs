@@ -2,14 +2,17 @@
 //! by side, printed and written as a Markdown report with a JSON copy and
 //! PNG plots beside it.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use anyhow::Result;
 use model::classes::LesionClass;
+use model::metadata::{Metadata, MetadataPrior};
 use model::{ensemble, guidance};
 
 use crate::context::Context;
+use crate::data::Sample;
 use crate::data::split::{self, Part};
 use crate::infer::{looking_of_run, sample_outputs};
 use crate::metrics::{self, Metrics};
@@ -28,6 +31,10 @@ pub struct Args {
     /// The Markdown report; a JSON copy and the plots go beside it.
     #[arg(long, default_value = "evaluation.md")]
     pub out: PathBuf,
+    /// Also score the ensemble with the age, sex and body-site prior
+    /// (`calibrate --metadata`), from this CSV of the photos' metadata.
+    #[arg(long, value_name = "CSV")]
+    pub metadata: Option<PathBuf>,
 }
 
 fn row(name: &str, part: Part, m: &Metrics, mel: Option<usize>) -> String {
@@ -62,11 +69,27 @@ struct Referral {
 }
 
 impl Referral {
+    fn sentence(&self, threshold: f32) -> String {
+        let r = self;
+        format!(
+            "\nSent to a dermatologist by the page's advice (malignant probability >= {threshold:.3}, \
+             uncertain, or unlike a lesion): {} of the malignant lesions (sensitivity), {} of the \
+             benign ones, {} of the nevi; the ROC point (1 - specificity, sensitivity) is ({:.3}, {:.3}).\n",
+            share(r.malignant_referred, r.malignant),
+            share(r.benign_referred, r.benign),
+            share(r.nevi_referred, r.nevi),
+            r.benign_referred as f64 / r.benign.max(1) as f64,
+            r.malignant_referred as f64 / r.malignant.max(1) as f64,
+        )
+    }
+
+    /// With each photo's own thresholds (the metadata prior's referral
+    /// threshold where it was used).
     fn of(
         predictions: &[ensemble::Prediction],
         labels: &[usize],
         classes: &[model::classes::LesionClass],
-        thresholds: &ensemble::Thresholds,
+        thresholds: &[&ensemble::Thresholds],
     ) -> Self {
         let mut r = Referral {
             malignant: 0,
@@ -76,8 +99,8 @@ impl Referral {
             nevi: 0,
             nevi_referred: 0,
         };
-        for (p, &y) in predictions.iter().zip(labels) {
-            let referred = usize::from(guidance::assess(p, classes, Some(thresholds)).see_doctor);
+        for ((p, &y), t) in predictions.iter().zip(labels).zip(thresholds) {
+            let referred = usize::from(guidance::assess(p, classes, Some(t)).see_doctor);
             let class = &classes[y];
             if class.malignant {
                 r.malignant += 1;
@@ -92,6 +115,53 @@ impl Referral {
             }
         }
         r
+    }
+}
+
+/// The ensemble's figures with the age, sex and body-site prior applied.
+struct Scored {
+    metrics: Metrics,
+    referral: Referral,
+}
+
+impl Scored {
+    /// Photos the metadata does not name stay as the image model has them.
+    fn with_metadata(
+        prior: &MetadataPrior,
+        known: &HashMap<String, Metadata>,
+        predictions: &[ensemble::Prediction],
+        samples: &[Sample],
+        labels: &[usize],
+        classes: &[LesionClass],
+        thresholds: &ensemble::Thresholds,
+    ) -> Self {
+        let (adjusted, own): (Vec<_>, Vec<_>) = predictions
+            .iter()
+            .zip(samples)
+            .map(|(p, s)| {
+                let m = known.get(&s.image).cloned().unwrap_or_default();
+                prior.adjust(p.clone(), &m, classes, thresholds)
+            })
+            .unzip();
+        let probs: Vec<Vec<f32>> = adjusted.iter().map(|p| p.probabilities.clone()).collect();
+        let malignant: Vec<bool> = classes.iter().map(|c| c.malignant).collect();
+        Self {
+            metrics: metrics::compute(&probs, labels, &malignant),
+            referral: Referral::of(&adjusted, labels, classes, &own.iter().collect::<Vec<_>>()),
+        }
+    }
+
+    fn sentence(&self, mel: Option<usize>) -> String {
+        let (m, r) = (&self.metrics, &self.referral);
+        format!(
+            "\nWith age, sex and body site: balanced accuracy {:.3}, melanoma recall {}; sent to a \
+             dermatologist: {} of the malignant lesions, {} of the benign ones, {} of the nevi.\n",
+            m.balanced_accuracy,
+            mel.map_or("-".into(), |c| format!("{:.3}", m.per_class[c].recall)),
+            share(r.malignant_referred, r.malignant),
+            share(r.benign_referred, r.benign),
+            share(r.nevi_referred, r.nevi),
+        )
     }
 }
 
@@ -127,6 +197,22 @@ fn class_tables(part: Part, classes: &[LesionClass], metrics: &Metrics) -> Resul
     Ok(out)
 }
 
+/// The prior and the photos' metadata, when `--metadata` asks for them.
+fn load_metadata<'a>(
+    file: Option<&std::path::Path>,
+    prior: Option<&'a MetadataPrior>,
+    run: &std::path::Path,
+) -> Result<Option<(&'a MetadataPrior, HashMap<String, Metadata>)>> {
+    match (file, prior) {
+        (Some(file), Some(prior)) => Ok(Some((prior, crate::data::metadata::read(file)?))),
+        (Some(_), None) => anyhow::bail!(
+            "{} was calibrated without metadata: run `dermlens calibrate --metadata` first",
+            run.display()
+        ),
+        (None, _) => Ok(None),
+    }
+}
+
 pub fn run(args: Args, ctx: &Context) -> Result<()> {
     let (run_dir, parts, out) = (&args.run, &args.parts, &args.out);
     // The report and its JSON copy (`--out RUN/run.md` would name run.json).
@@ -138,6 +224,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
     let device = &ctx.device;
     let members = dir.load_members(&run, device)?;
     let split = split::load(&run.options.split)?;
+    let metadata = load_metadata(args.metadata.as_deref(), calibration.metadata.as_ref(), run_dir)?;
     let looking = looking_of_run(&run, calibration.tta);
     let malignant: Vec<bool> = run.classes.iter().map(|c| c.malignant).collect();
     let mel = run.classes.iter().position(|c| c.code == "mel");
@@ -166,8 +253,30 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
         let metrics = metrics::compute(&probs, labels, &malignant);
         let flagged = predictions.iter().filter(|p| p.unfamiliar).count();
         let uncertain = predictions.iter().filter(|p| p.uncertain).count();
-        let referral = Referral::of(&predictions, labels, &run.classes, &calibration.thresholds);
+        let same = vec![&calibration.thresholds; predictions.len()];
+        let referral = Referral::of(&predictions, labels, &run.classes, &same);
         table.push(row("**ensemble**", part, &metrics, mel));
+        if let Some((prior, known)) = &metadata {
+            let scored = Scored::with_metadata(
+                prior,
+                known,
+                &predictions,
+                &split.part(part),
+                labels,
+                &run.classes,
+                &calibration.thresholds,
+            );
+            table.push(row("**ensemble + age/sex/site**", part, &scored.metrics, mel));
+            details.push_str(&scored.sentence(mel));
+            json.insert(
+                format!("{part}/ensemble-metadata"),
+                serde_json::to_value(&scored.metrics)?,
+            );
+            json.insert(
+                format!("{part}/referral-metadata"),
+                serde_json::to_value(&scored.referral)?,
+            );
+        }
         json.insert(
             format!("{part}/flags"),
             serde_json::json!({ "n": labels.len(), "uncertain": uncertain, "not_a_lesion": flagged }),
@@ -184,18 +293,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
             share(uncertain, n),
             share(flagged, n)
         )?;
-        writeln!(
-            details,
-            "\nSent to a dermatologist by the page's advice (malignant probability >= {:.3}, \
-             uncertain, or unlike a lesion): {} of the malignant lesions (sensitivity), {} of the \
-             benign ones, {} of the nevi; the ROC point (1 - specificity, sensitivity) is ({:.3}, {:.3}).",
-            calibration.thresholds.referral,
-            share(referral.malignant_referred, referral.malignant),
-            share(referral.benign_referred, referral.benign),
-            share(referral.nevi_referred, referral.nevi),
-            referral.benign_referred as f64 / referral.benign.max(1) as f64,
-            referral.malignant_referred as f64 / referral.malignant.max(1) as f64,
-        )?;
+        details.push_str(&referral.sentence(calibration.thresholds.referral));
         json.insert(format!("{part}/ensemble"), serde_json::to_value(&metrics)?);
     }
     writeln!(details, "\n### Training\n\n{}", plots.training(&dir, run.options.members)?)?;

@@ -4,14 +4,18 @@
 //! every input has its row, so a killed run never leaves a complete-looking
 //! CSV behind.
 
+use std::collections::HashMap;
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 use model::analysis;
+use model::bundle::{LoadedBundle, Manifest};
 use model::classes::LesionClass;
+use model::ensemble::{Prediction, Thresholds};
 use model::guidance::{self, Advice};
 use model::inference::Looking;
+use model::metadata::{Metadata, MetadataPrior};
 
 use crate::context::Context;
 use crate::data::images::{collect_images, print_unreadable};
@@ -32,6 +36,41 @@ pub struct Args {
     /// The CSV to write.
     #[arg(long, default_value = "predictions.csv")]
     pub out: PathBuf,
+    /// The photos' age, sex and body site (a CSV with image_id, age, sex,
+    /// localization), matched by file name without extension: the bundle's
+    /// metadata prior is applied where a photo has some.
+    #[arg(long, value_name = "CSV")]
+    pub metadata: Option<PathBuf>,
+}
+
+/// What `--metadata` gives: the bundle's prior and every photo's metadata.
+struct Known<'a> {
+    prior: &'a MetadataPrior,
+    metadata: HashMap<String, Metadata>,
+}
+
+impl<'a> Known<'a> {
+    fn load(file: Option<&Path>, bundle: &'a LoadedBundle) -> Result<Option<Self>> {
+        let Some(file) = file else { return Ok(None) };
+        let Some(prior) = &bundle.manifest.metadata else {
+            bail!("this bundle has no age, sex and body-site prior: leave out --metadata")
+        };
+        Ok(Some(Self { prior, metadata: crate::data::metadata::read(file)? }))
+    }
+
+    /// The prediction for the photo at `path` and the thresholds that hold for it.
+    fn adjust(
+        known: Option<&Self>,
+        path: &Path,
+        p: Prediction,
+        manifest: &Manifest,
+    ) -> (Prediction, Thresholds) {
+        let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        match known.and_then(|k| k.metadata.get(&stem).map(|m| (k.prior, m))) {
+            Some((prior, m)) => prior.adjust(p, m, &manifest.classes, &manifest.thresholds),
+            None => (p, manifest.thresholds.clone()),
+        }
+    }
 }
 
 /// The first rows, printed as a short table: what a person running
@@ -105,6 +144,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
     let device = &ctx.device;
     let loaded = crate::bundle_dir::load(&args.model, device)?;
     let manifest = &loaded.manifest;
+    let known = Known::load(args.metadata.as_deref(), &loaded)?;
     let walk = collect_images(&args.paths)?;
     if walk.files.is_empty() && walk.problems.is_empty() {
         let given: Vec<String> = args.paths.iter().map(|p| p.display().to_string()).collect();
@@ -149,8 +189,8 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
             });
             match result {
                 Ok((outputs, p)) => {
-                    let advice =
-                        guidance::assess(&p, &manifest.classes, Some(&manifest.thresholds));
+                    let (p, thresholds) = Known::adjust(known.as_ref(), &found.path, p, manifest);
+                    let advice = guidance::assess(&p, &manifest.classes, Some(&thresholds));
                     let retake: Vec<&str> = outputs.issues.iter().map(|i| i.code()).collect();
                     let top = &manifest.classes[p.top];
                     preview.add(&found.name, top, p.probabilities[p.top], &advice.advice, &retake);

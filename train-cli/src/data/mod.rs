@@ -6,6 +6,7 @@ pub mod folders;
 pub mod ham10000;
 pub mod images;
 pub mod isic2019;
+pub mod metadata;
 pub mod split;
 
 use std::collections::HashMap;

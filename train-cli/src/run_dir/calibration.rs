@@ -4,6 +4,7 @@
 use anyhow::Result;
 use model::ensemble::{Scaling, Thresholds};
 use model::familiarity::Familiarity;
+use model::metadata::MetadataPrior;
 use model::tta::Tta;
 use serde::{Deserialize, Serialize};
 
@@ -20,6 +21,9 @@ pub struct Calibration {
     pub tta: Tta,
     /// One per member.
     pub familiarity: Vec<Familiarity>,
+    /// The age, sex and body-site prior (`calibrate --metadata`).
+    #[serde(default)]
+    pub metadata: Option<MetadataPrior>,
 }
 
 impl RunDir {

@@ -156,6 +156,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
         offsets: calibration.scaling.offsets.clone(),
         thresholds: calibration.thresholds.clone(),
         tta: calibration.tta,
+        metadata: calibration.metadata.clone(),
         provenance: provenance.into(),
     };
     // Every weight file carries the checksum of what the manifest says.
