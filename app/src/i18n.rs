@@ -93,6 +93,12 @@ fn fill(template: &str, args: &[(&str, &str)]) -> String {
 }
 
 impl Locale {
+    /// A body site's name ("back", "lower extremity") in this language;
+    /// a site the table does not know is shown as the model names it.
+    pub fn site(&self, site: &str) -> String {
+        self.strings.get(&format!("site.{site}")).cloned().unwrap_or_else(|| site.to_string())
+    }
+
     fn lookup(&self, key: &str) -> Option<&str> {
         self.strings.get(key).or_else(|| get(DEFAULT).strings.get(key)).map(String::as_str)
     }

@@ -8,6 +8,7 @@ use model::classes::LesionClass;
 use model::crop::Crop;
 use model::ensemble::Thresholds;
 use model::guidance::Guidance;
+use model::metadata::Metadata;
 use serde::{Deserialize, Serialize};
 
 /// Where the model files live, relative to the worker script (and so to the page).
@@ -52,6 +53,10 @@ pub enum Request {
         id: u32,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         crop: Option<Crop>,
+        /// The person's age, sex and body site, if they gave any (used when
+        /// the bundle has a metadata prior; never stored).
+        #[serde(default, skip_serializing_if = "Metadata::is_empty")]
+        metadata: Metadata,
     },
 }
 
@@ -100,6 +105,10 @@ pub struct ModelInfo {
     pub provenance: String,
     /// The networks' input sizes, `[height, width]`, one per member.
     pub inputs: Vec<[u32; 2]>,
+    /// The body sites the bundle's age, sex and site prior knows; empty
+    /// when it has none (the page then does not ask).
+    #[serde(default)]
+    pub sites: Vec<String>,
 }
 
 /// Where the model card lives, relative to the page.
@@ -148,9 +157,13 @@ mod tests {
         let text = serde_json::to_string(&r).unwrap();
         assert_eq!(text, r#"{"kind":"load","backend":"cpu"}"#);
         assert_eq!(serde_json::from_str::<Request>(&text).unwrap(), r);
-        let whole = Request::Analyse { id: 3, crop: None };
+        let whole = Request::Analyse { id: 3, crop: None, metadata: Metadata::default() };
         assert_eq!(serde_json::to_string(&whole).unwrap(), r#"{"kind":"analyse","id":3}"#);
-        let part = Request::Analyse { id: 4, crop: Some(Crop::square(0.5, 0.5, 0.4, 400, 300)) };
+        let part = Request::Analyse {
+            id: 4,
+            crop: Some(Crop::square(0.5, 0.5, 0.4, 400, 300)),
+            metadata: Metadata::parse("45", "female", "back"),
+        };
         let text = serde_json::to_string(&part).unwrap();
         assert_eq!(serde_json::from_str::<Request>(&text).unwrap(), part);
     }

@@ -233,10 +233,10 @@ async function waitForModel(page) {
 const PERCENT = /^(under 1%|over 99%|[1-9][0-9]?%)$/;
 
 // `dermlens predict`'s probabilities for `photo` with the site's bundle, by class code.
-function cliProbabilities(photo) {
+function cliProbabilities(photo, extra = []) {
   if (!cli || !fs.existsSync(cli)) return null;
   const csv = path.join(out, `cli-${path.basename(photo)}.csv`);
-  const run = spawnSync(cli, ['predict', photo, '--model', path.join(dist, 'model'), '--out', csv], { encoding: 'utf8' });
+  const run = spawnSync(cli, ['predict', photo, '--model', path.join(dist, 'model'), '--out', csv, ...extra], { encoding: 'utf8' });
   if (run.status !== 0) {
     console.log(run.stderr);
     return null;
@@ -246,16 +246,55 @@ function cliProbabilities(photo) {
   return Object.fromEntries(codes.map((c) => [c, parseFloat(row[header.indexOf(c)])]));
 }
 
-// The shown result equals the CLI's for the same photo.
-async function matchesCli(page, photo, backend) {
+// The shown result equals the CLI's for the same photo (and the same metadata, `extra`).
+async function matchesCli(page, photo, backend, extra = [], what = '') {
   const shown = await page.$$eval('[data-test=class-row]', (els) =>
     Object.fromEntries(els.map((e) => [e.dataset.code, parseFloat(e.querySelector('[data-test=probability]').dataset.value)])));
-  const expected = cliProbabilities(photo);
+  const expected = cliProbabilities(photo, extra);
   if (!check(expected, `dermlens predict answered for ${path.basename(photo)} (--cli ${cli})`)) return;
   const codes = Object.keys(expected);
   const worst = Math.max(...codes.map((c) => Math.abs((shown[c] ?? Infinity) - expected[c])));
   check(codes.length === 7 && worst <= CLI_TOLERANCE,
-    `on ${backend}, ${path.basename(photo)}'s probabilities match dermlens predict's within ${CLI_TOLERANCE} (largest difference ${worst.toExponential(1)})`);
+    `on ${backend}, ${path.basename(photo)}'s probabilities${what} match dermlens predict's within ${CLI_TOLERANCE} (largest difference ${worst.toExponential(1)})`);
+}
+
+// Age, sex and body site: asked (optionally) because the bundle has a prior
+// for them; answering re-analyses the photo on screen with them, as
+// `dermlens predict --metadata` does; nothing of them is stored.
+async function aboutChecks(page, photo, backend) {
+  const about = await page.$('[data-test=about]');
+  if (!check(about, 'the page offers the optional age, sex and body-site questions')) return;
+  await page.click('[data-test=about] summary');
+  const why = (await page.textContent('[data-test=about]')).trim();
+  check(/not stored/.test(why), `and says why and that nothing is stored ("${why.slice(0, 120)}…")`);
+  const metadata = path.join(out, 'metadata.csv');
+  fs.writeFileSync(metadata, `image_id,age,sex,localization\n${path.basename(photo, '.jpg')},70,male,back\n`);
+  await page.fill('[data-test=age]', '70');
+  await page.dispatchEvent('[data-test=age]', 'change');
+  await page.selectOption('[data-test=sex]', 'male');
+  await page.selectOption('[data-test=site]', 'back');
+  // Each answer re-analyses the photo: wait for the last answer's result.
+  await page.waitForTimeout(300);
+  await page.waitForFunction(() => !document.querySelector('[data-test=busy], [data-test=waiting]'), null, { timeout: 120_000 });
+  await matchesCli(page, photo, backend, ['--metadata', metadata], ' with age 70, male, back');
+  const [plain, told] = [cliProbabilities(photo), cliProbabilities(photo, ['--metadata', metadata])];
+  if (plain && told) {
+    const moved = Math.max(...Object.keys(plain).map((c) => Math.abs(plain[c] - told[c])));
+    check(moved > CLI_TOLERANCE, `and the answers change the result (by up to ${moved.toFixed(3)})`);
+  }
+  const kept = await page.evaluate(async () => {
+    const names = (await indexedDB.databases()).map((d) => d.name);
+    return JSON.stringify({ local: { ...localStorage }, session: { ...sessionStorage }, names });
+  });
+  check(!/male|"age"|back/.test(kept), `the answers are not stored (storage: ${kept.slice(0, 160)})`);
+  // Taking them back gives the photo's own result again.
+  await page.fill('[data-test=age]', '');
+  await page.dispatchEvent('[data-test=age]', 'change');
+  await page.selectOption('[data-test=sex]', '');
+  await page.selectOption('[data-test=site]', '');
+  await page.waitForTimeout(300);
+  await page.waitForFunction(() => !document.querySelector('[data-test=busy], [data-test=waiting]'), null, { timeout: 120_000 });
+  await matchesCli(page, photo, backend, [], ' with the answers taken back');
 }
 
 async function resultChecks(page) {
@@ -429,6 +468,7 @@ async function runBackend(browser, origin, backend) {
   await waitForResult(page, null, 300_000);
   check(await page.$('[data-test=result]'), 'the page still works after the error');
   await matchesCli(page, second, backend);
+  if (backend === 'cpu') await aboutChecks(page, second, backend);
 
   if (backend === 'cpu') {
     await weightsOnce(page, requests);

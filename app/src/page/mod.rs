@@ -3,6 +3,7 @@
 //! change it; the worker link turns replies into state changes. Every text
 //! comes from the current language's table ([`crate::i18n`]).
 
+mod about;
 mod chrome;
 mod crop;
 mod heatmap;
@@ -70,6 +71,7 @@ fn App() -> impl IntoView {
             <p class="disclaimer" role="note" data-test="disclaimer">{move || state.t("disclaimer")}</p>
             <status::ModelStatus/>
             <input::PhotoInput/>
+            <about::AboutPerson/>
             <result::Result/>
             <history::History/>
             <p class="visually-hidden" aria-live="polite" aria-atomic="true" data-test="announcement">{move || state.announcement.get()}</p>

@@ -9,6 +9,7 @@ use leptos::prelude::*;
 use model::classes::LesionClass;
 use model::crop::Crop;
 use model::ensemble::Thresholds;
+use model::metadata::Metadata;
 
 use super::link::Link;
 use crate::i18n::Locale;
@@ -123,6 +124,9 @@ pub struct State {
     pub latest: RwSignal<u32>,
     /// A new version of the app or the model is ready: reload to use it.
     pub update: RwSignal<bool>,
+    /// What the person said of age, sex and body site: kept in memory for
+    /// this visit only, sent with each photo, never stored.
+    pub about: RwSignal<Metadata>,
     /// The photo given before the model was ready.
     pending: StoredValue<Option<Given>, LocalStorage>,
     /// The photo the worker is analysing (the latest sent).
@@ -141,6 +145,7 @@ impl State {
             announcement: RwSignal::new(String::new()),
             latest: RwSignal::new(0),
             update: RwSignal::new(false),
+            about: RwSignal::new(Metadata::default()),
             pending: StoredValue::new_local(None),
             sent: StoredValue::new_local(None),
             link: StoredValue::new_local(None),
@@ -198,7 +203,8 @@ impl State {
         let message = Message::new("input.analysing").with("name", name.clone());
         self.announcement.set(message.render(self.locale()));
         self.activity.set(Activity::Analysing { name });
-        let request = Request::Analyse { id, crop: given.crop };
+        let request =
+            Request::Analyse { id, crop: given.crop, metadata: self.about.get_untracked() };
         // The worker takes the bytes it is sent; the page keeps its copy to crop again.
         let bytes = given.bytes.as_ref().clone();
         self.sent.set_value(Some(given));
@@ -208,6 +214,19 @@ impl State {
         });
         if let Err(detail) = sent {
             self.fail(Message::new("error.worker").with("detail", detail));
+        }
+    }
+
+    /// The person changed their age, sex or body site: the photo on screen
+    /// is analysed again with them (nothing happens without one).
+    pub fn about_changed(&self, about: Metadata) {
+        if self.about.get_untracked() == about {
+            return;
+        }
+        self.about.set(about);
+        let shown = self.shown.get_untracked().map(|s| s.given.clone());
+        if let (Some(given), ModelState::Ready(_)) = (shown, self.model.get_untracked()) {
+            self.send(given);
         }
     }
 
@@ -307,6 +326,7 @@ mod tests {
                 id: "abc".into(),
                 provenance: "test".into(),
                 inputs: vec![[224, 224]],
+                sites: vec!["back".into(), "face".into()],
             },
             thresholds: Thresholds::default(),
         }
@@ -376,6 +396,19 @@ mod tests {
         assert_eq!(twice.crop, Some(Crop { left: 0.75, top: 0.75, width: 0.25, height: 0.25 }));
         assert!(Arc::ptr_eq(&given.bytes, &twice.bytes), "the photo's bytes are not copied");
         assert_eq!(twice.name, "mole.jpg");
+    }
+
+    #[wasm_bindgen_test]
+    fn a_change_of_age_sex_or_site_analyses_the_shown_photo_again() {
+        let state = state();
+        state.on_reply(ready(), None);
+        // Nothing on screen: the answers are kept for the next photo, nothing is sent.
+        state.about_changed(Metadata::parse("45", "", ""));
+        assert_eq!(state.latest.get_untracked(), 0);
+        assert_eq!(state.about.get_untracked().age, Some(45.0));
+        // The same answers again change nothing.
+        state.about_changed(Metadata::parse("45", "", ""));
+        assert_eq!(state.latest.get_untracked(), 0);
     }
 
     #[wasm_bindgen_test]

@@ -7,6 +7,7 @@ use burn::tensor::Device;
 use image::{RgbImage, imageops};
 use model::bundle::{self, LoadedBundle};
 use model::crop::Crop;
+use model::metadata::Metadata;
 use model::preprocess;
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -181,6 +182,7 @@ impl Engine {
             id: manifest.binding().chars().take(12).collect(),
             provenance: manifest.provenance.clone(),
             inputs: manifest.members.iter().map(|m| m.input).collect(),
+            sites: manifest.metadata.as_ref().map(|m| m.sites.clone()).unwrap_or_default(),
         }
     }
 
@@ -188,12 +190,14 @@ impl Engine {
         model::analysis::analyse(&self.bundle, photo, &self.device).await.map_err(|e| e.to_string())
     }
 
-    /// Decodes and analyses one photo, or the `crop` of it the person chose;
-    /// returns the reply and the display-sized photo (or part) as RGBA.
+    /// Decodes and analyses one photo, or the `crop` of it the person chose,
+    /// with the bundle's age, sex and site prior where `metadata` says
+    /// something; returns the reply and the display-sized photo (or part) as RGBA.
     pub async fn analyse(
         &self,
         bytes: &[u8],
         crop: Option<Crop>,
+        metadata: &Metadata,
     ) -> Result<(AnalysisReply, Vec<u8>), String> {
         let started = now_ms();
         let photo = preprocess::decode(bytes).map_err(|e| e.to_string())?;
@@ -204,11 +208,21 @@ impl Engine {
         };
         let mut analysis = self.analyse_photo(&photo).await?;
         let manifest = &self.bundle.manifest;
-        let guidance = model::guidance::assess(
-            &analysis.prediction,
-            &manifest.classes,
-            Some(&manifest.thresholds),
-        );
+        let thresholds = match &manifest.metadata {
+            Some(prior) => {
+                let (prediction, thresholds) = prior.adjust(
+                    analysis.prediction,
+                    metadata,
+                    &manifest.classes,
+                    &manifest.thresholds,
+                );
+                analysis.prediction = prediction;
+                thresholds
+            }
+            None => manifest.thresholds.clone(),
+        };
+        let guidance =
+            model::guidance::assess(&analysis.prediction, &manifest.classes, Some(&thresholds));
         let (width, height) = display_size(photo.width(), photo.height());
         // The page shows the photo at display size: so are the heat map's bounds.
         analysis.cam_region = manifest.geometry.region(width, height);

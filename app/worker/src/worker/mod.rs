@@ -62,7 +62,7 @@ async fn handle(request: Request, bytes: Option<Vec<u8>>) {
                 Err(message) => post(&Reply::LoadFailed { message }, None),
             }
         }
-        Request::Analyse { id, crop } => {
+        Request::Analyse { id, crop, metadata } => {
             let Some(engine) = ENGINE.with(|e| e.borrow().clone()) else {
                 post(&Reply::Failed { id, message: "the model is not loaded yet".into() }, None);
                 return;
@@ -71,7 +71,7 @@ async fn handle(request: Request, bytes: Option<Vec<u8>>) {
                 post(&Reply::Failed { id, message: "no photo came with the request".into() }, None);
                 return;
             };
-            match engine.analyse(&bytes, crop).await {
+            match engine.analyse(&bytes, crop, &metadata).await {
                 Ok((result, rgba)) => {
                     post(&Reply::Analysed { id, result: Box::new(result) }, Some(rgba))
                 }
