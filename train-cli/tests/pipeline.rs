@@ -98,7 +98,65 @@ fn split_train_resume_calibrate_export_predict() {
             "{row}"
         );
     }
+    predict_with_metadata(&dir, &fixtures, &bundle, &csv);
     std::fs::remove_dir_all(dir).ok();
+}
+
+/// `predict --metadata`: the prior moves the probabilities of the photos
+/// the file names; a file without the columns is refused by name.
+fn predict_with_metadata(dir: &Path, fixtures: &Path, bundle: &Path, plain: &str) {
+    let photos = fixtures.join("ham10000/images");
+    let preds = dir.join("preds-metadata.csv");
+    let meta = metadata_csv();
+    ok(dermlens(&[
+        "predict",
+        path(&photos),
+        "--model",
+        path(bundle),
+        "--out",
+        path(&preds),
+        "--metadata",
+        path(&meta),
+    ])
+    .output()
+    .unwrap());
+    let told = std::fs::read_to_string(&preds).unwrap();
+    let probabilities = |csv: &str| -> Vec<(String, Vec<f64>)> {
+        let mut rows: Vec<(String, Vec<f64>)> = csv
+            .lines()
+            .skip(1)
+            .filter(|r| r.ends_with(",ok"))
+            .map(|r| {
+                let f: Vec<&str> = r.split(',').collect();
+                (f[0].to_string(), f[1..8].iter().map(|v| v.parse().unwrap()).collect())
+            })
+            .collect();
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        rows
+    };
+    let (a, b) = (probabilities(plain), probabilities(&told));
+    assert_eq!(a.len(), 35);
+    assert_eq!(a.len(), b.len());
+    let moved =
+        a.iter().zip(&b).filter(|(x, y)| x.1.iter().zip(&y.1).any(|(p, q)| (p - q).abs() > 1e-4));
+    assert_eq!(moved.count(), 35, "every fixture photo has metadata, so every row moves");
+    let junk = dir.join("junk-metadata.csv");
+    std::fs::write(&junk, "name,colour\na,b\n").unwrap();
+    let refused = dermlens(&[
+        "predict",
+        path(&photos),
+        "--model",
+        path(bundle),
+        "--out",
+        path(&preds),
+        "--metadata",
+        path(&junk),
+    ])
+    .output()
+    .unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("junk-metadata.csv") && stderr.contains("image_id"), "{stderr}");
 }
 
 /// Trains small and fast, killed once the first epoch is checkpointed, then resumed.
@@ -141,8 +199,14 @@ fn train_killed_then_resumed(dir: &Path, split: &Path) -> PathBuf {
 }
 
 /// Calibration, and the evaluation report with its plots.
+fn metadata_csv() -> PathBuf {
+    root().join("tests/fixtures/ham10000/HAM10000_metadata.csv")
+}
+
 fn calibrate_and_evaluate(dir: &Path, run: &Path) {
-    let out = ok(dermlens(&["calibrate", path(run)]).output().unwrap());
+    let meta = metadata_csv();
+    let out = ok(dermlens(&["calibrate", path(run), "--metadata", path(&meta)]).output().unwrap());
+    assert!(out.contains("age, sex and body site: fitted on"), "{out}");
     assert!(out.contains("member 1: temperature"), "{out}");
     assert!(out.contains("familiarity distance <="), "{out}");
     assert!(out.contains("referral: malignant probability >="), "{out}");
@@ -157,10 +221,10 @@ fn calibrate_and_evaluate(dir: &Path, run: &Path) {
     );
     assert_eq!(std::fs::read(run.join("run.json")).unwrap(), run_json);
     let report = dir.join("evaluation.md");
-    let out = ok(dermlens(&["evaluate", path(run), "--parts", "val,test", "--out", path(&report)])
-        .output()
-        .unwrap());
+    let args = ["evaluate", path(run), "--parts", "val,test", "--out", path(&report)];
+    let out = ok(dermlens(&[&args[..], &["--metadata", path(&meta)]].concat()).output().unwrap());
     assert!(out.contains("| **ensemble** | test | 7 |"), "{out}");
+    assert!(out.contains("| **ensemble + age/sex/site** | test | 7 |"), "{out}");
     let text = std::fs::read_to_string(&report).unwrap();
     assert!(text.contains("Confusion matrix") && text.contains("| member 1 | val |"), "{text}");
     assert!(text.contains("Marked as not looking like a lesion:"), "{text}");
@@ -211,6 +275,10 @@ fn export_with_card(dir: &Path, run: &Path) -> PathBuf {
         manifest["thresholds"]["max_familiarity_distance"].as_f64().is_some_and(|d| d > 0.0),
         "{manifest}"
     );
+    // The age, sex and body-site prior travels in the bundle.
+    let sites = manifest["metadata"]["sites"].as_array().map_or(0, Vec::len);
+    assert!(sites >= 2, "{manifest}");
+    assert!(card.contains("Age, sex and body site, when a person gives them"), "{card}");
 
     bundle
 }
@@ -512,6 +580,23 @@ fn a_bundle_mixes_backbones() {
         .unwrap());
     let csv = std::fs::read_to_string(&preds).unwrap();
     assert!(csv.lines().nth(1).is_some_and(|row| row.ends_with(",ok")), "{csv}");
+    // Calibrated without metadata: --metadata is refused, not ignored.
+    let meta = metadata_csv();
+    let refused = dermlens(&[
+        "predict",
+        path(&photo),
+        "--model",
+        path(&bundle),
+        "--out",
+        path(&preds),
+        "--metadata",
+        path(&meta),
+    ])
+    .output()
+    .unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("no age, sex and body-site prior"), "{stderr}");
     // A backbone file of no variant is refused by name before anything trains.
     let junk = dir.join("junk.bpk");
     std::fs::write(&junk, b"not weights").unwrap();
