@@ -9,7 +9,7 @@ use anyhow::{Context as _, Result, bail};
 use model::calibration;
 use model::ensemble::{self, Scaling, Thresholds};
 use model::familiarity::Familiarity;
-use model::metadata::MetadataPrior;
+use model::metadata::{Metadata, MetadataPrior};
 use model::tta::Tta;
 
 use crate::context::Context;
@@ -67,12 +67,14 @@ fn fit_metadata(
 ) -> Result<MetadataPrior> {
     let known = crate::data::metadata::read(file)?;
     let (mut probabilities, mut metas, mut labels, mut kept) = (vec![], vec![], vec![], vec![]);
+    let mut groups = Vec::new();
     for (sample, p) in val.iter().zip(decided) {
         if let Some(m) = known.get(&sample.image).filter(|m| !m.is_empty()) {
             probabilities.push(p.probabilities.clone());
             metas.push(m.clone());
             labels.push(sample.label);
             kept.push(p.clone());
+            groups.push(sample.group.clone());
         }
     }
     if labels.len() < val.len() / 2 {
@@ -84,20 +86,37 @@ fn fit_metadata(
         );
     }
     let sites = crate::data::metadata::sites(metas.iter());
-    let mut prior = MetadataPrior::fit(&probabilities, &metas, &labels, sites, METADATA_L2);
-    let adjusted: Vec<ensemble::Prediction> = kept
-        .iter()
-        .zip(&metas)
-        .map(|(p, m)| prior.adjust(p.clone(), m, classes, thresholds).0)
-        .collect();
+    let mut prior = MetadataPrior::fit(&probabilities, &metas, &labels, sites.clone(), METADATA_L2);
+    // The referral threshold is chosen on predictions the prior was not
+    // fitted on (two folds of lesions, each judged by the prior fitted on
+    // the other): chosen on the photos it was fitted to, it would refer
+    // fewer malignant lesions on new photos than asked.
+    let fold: Vec<usize> = groups.iter().map(|g| usize::from(fnv(g) % 2 == 1)).collect();
+    let mut adjusted: Vec<Option<ensemble::Prediction>> = vec![None; labels.len()];
+    for f in 0..2 {
+        let fit_on: Vec<usize> = (0..labels.len()).filter(|&i| fold[i] != f).collect();
+        let p: Vec<Vec<f32>> = fit_on.iter().map(|&i| probabilities[i].clone()).collect();
+        let m: Vec<Metadata> = fit_on.iter().map(|&i| metas[i].clone()).collect();
+        let y: Vec<usize> = fit_on.iter().map(|&i| labels[i]).collect();
+        // A fold alone (too few lesions to split) is judged by the whole fit.
+        let other = if y.is_empty() {
+            prior.clone()
+        } else {
+            MetadataPrior::fit(&p, &m, &y, sites.clone(), METADATA_L2)
+        };
+        for i in (0..labels.len()).filter(|&i| fold[i] == f) {
+            adjusted[i] = Some(other.adjust(kept[i].clone(), &metas[i], classes, thresholds).0);
+        }
+    }
+    let adjusted: Vec<ensemble::Prediction> = adjusted.into_iter().flatten().collect();
     let malignant: Vec<bool> = classes.iter().map(|c| c.malignant).collect();
     let (_, without) = referral_threshold(&kept, &labels, &malignant, sensitivity);
     let (referral, with) = referral_threshold(&adjusted, &labels, &malignant, sensitivity);
     prior.referral = referral;
     println!(
         "age, sex and body site: fitted on {} validation photos ({} body sites); referring {:.0}% of \
-         their malignant lesions refers {:.1}% of their benign ones with them (threshold {referral:.3}), \
-         {:.1}% without",
+         their malignant lesions refers {:.1}% of their benign ones with them (threshold {referral:.3}; \
+         judged by priors fitted on the other half of the lesions), {:.1}% without",
         labels.len(),
         prior.sites.len(),
         100.0 * sensitivity,
@@ -105,6 +124,12 @@ fn fit_metadata(
         100.0 * without
     );
     Ok(prior)
+}
+
+/// FNV-1a of a lesion id: the same fold on every run and machine.
+fn fnv(text: &str) -> u64 {
+    text.bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// The L2 penalty of the metadata prior's weights (`benches/metadata.py`
