@@ -127,6 +127,10 @@ pub fn model_cache_name(manifest_sha256: &str) -> String {
 pub struct AnalysisReply {
     pub analysis: Analysis,
     pub guidance: Guidance,
+    /// The age, sex and site prior was applied (the person gave some and
+    /// the bundle has one).
+    #[serde(default)]
+    pub with_metadata: bool,
     pub backend: String,
     /// From the worker receiving the photo to the answer: decoding, checks, every member, Grad-CAM.
     pub elapsed_ms: f64,

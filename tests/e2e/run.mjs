@@ -277,6 +277,7 @@ async function aboutChecks(page, photo, backend) {
   await page.waitForTimeout(300);
   await page.waitForFunction(() => !document.querySelector('[data-test=busy], [data-test=waiting]'), null, { timeout: 120_000 });
   await matchesCli(page, photo, backend, ['--metadata', metadata], ' with age 70, male, back');
+  check(await page.$('[data-test=with-metadata]'), 'the result says the answers were weighed in');
   const [plain, told] = [cliProbabilities(photo), cliProbabilities(photo, ['--metadata', metadata])];
   if (plain && told) {
     const moved = Math.max(...Object.keys(plain).map((c) => Math.abs(plain[c] - told[c])));
@@ -295,6 +296,7 @@ async function aboutChecks(page, photo, backend) {
   await page.waitForTimeout(300);
   await page.waitForFunction(() => !document.querySelector('[data-test=busy], [data-test=waiting]'), null, { timeout: 120_000 });
   await matchesCli(page, photo, backend, [], ' with the answers taken back');
+  check(!(await page.$('[data-test=with-metadata]')), 'and no longer says they were weighed in');
 }
 
 async function resultChecks(page) {

@@ -146,6 +146,7 @@ pub fn Result() -> impl IntoView {
                 {unfamiliar}
                 <p class="summary" data-test="summary">{l.summary(&guidance.summary, &classes)}</p>
                 <p class="advice" class:urgent=guidance.see_doctor data-test="advice">{l.advice(guidance.advice)}</p>
+                {reply.with_metadata.then(|| view! { <p class="note" data-test="with-metadata">{l.text("result.with_metadata")}</p> })}
                 <div class="agreement" data-test="agreement">
                     <p>
                         {several.then_some(agreement)}

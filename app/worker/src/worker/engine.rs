@@ -208,6 +208,7 @@ impl Engine {
         };
         let mut analysis = self.analyse_photo(&photo).await?;
         let manifest = &self.bundle.manifest;
+        let with_metadata = manifest.metadata.is_some() && !metadata.is_empty();
         let thresholds = match &manifest.metadata {
             Some(prior) => {
                 let (prediction, thresholds) = prior.adjust(
@@ -235,6 +236,7 @@ impl Engine {
         let reply = AnalysisReply {
             analysis,
             guidance,
+            with_metadata,
             backend: self.backend.clone(),
             elapsed_ms: now_ms() - started,
             width,
