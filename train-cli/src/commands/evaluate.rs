@@ -122,6 +122,7 @@ impl Referral {
 struct Scored {
     metrics: Metrics,
     referral: Referral,
+    uncertain: usize,
 }
 
 impl Scored {
@@ -148,16 +149,19 @@ impl Scored {
         Self {
             metrics: metrics::compute(&probs, labels, &malignant),
             referral: Referral::of(&adjusted, labels, classes, &own.iter().collect::<Vec<_>>()),
+            uncertain: adjusted.iter().filter(|p| p.uncertain).count(),
         }
     }
 
     fn sentence(&self, mel: Option<usize>) -> String {
         let (m, r) = (&self.metrics, &self.referral);
         format!(
-            "\nWith age, sex and body site: balanced accuracy {:.3}, melanoma recall {}; sent to a \
-             dermatologist: {} of the malignant lesions, {} of the benign ones, {} of the nevi.\n",
+            "\nWith age, sex and body site: balanced accuracy {:.3}, melanoma recall {}, marked \
+             uncertain {}; sent to a dermatologist: {} of the malignant lesions, {} of the benign ones, \
+             {} of the nevi.\n",
             m.balanced_accuracy,
             mel.map_or("-".into(), |c| format!("{:.3}", m.per_class[c].recall)),
+            share(self.uncertain, m.n),
             share(r.malignant_referred, r.malignant),
             share(r.benign_referred, r.benign),
             share(r.nevi_referred, r.nevi),

@@ -209,8 +209,9 @@ fn calibration_words(card: &mut String, calibration: &Calibration) -> Result<()>
             "Age, sex and body site, when a person gives them (optional; never stored): a prior on top \
              of the image model, one shift per class from the age, the sex and {} body sites, fitted on \
              the validation part with the image model's probabilities kept as they are. With it the \
-             referral threshold is {:.3}, chosen the same way. The evaluation rows \"ensemble + \
-             age/sex/site\" score it.\n",
+             referral threshold is {:.3}, chosen for the same share of malignant lesions on \
+             validation photos judged by priors fitted on the other half of its lesions. The \
+             evaluation rows \"ensemble + age/sex/site\" score it.\n",
             prior.sites.len(),
             prior.referral
         )?;
