@@ -264,5 +264,31 @@ mod tests {
             Manifest::from_json(&manifest.to_json()),
             Err(BundleError::Version { .. })
         ));
+        let current = Manifest { version: VERSION, ..manifest };
+        assert!(Manifest::from_json(&current.to_json()).is_ok());
+        // A metadata prior that does not fit the classes, or holds NaN, is refused.
+        let prior = crate::metadata::MetadataPrior {
+            sites: vec!["back".into()],
+            weights: vec![vec![0.0; 7]; 5],
+            bias: vec![0.0; 7],
+            referral: 0.3,
+        };
+        let with = |prior: crate::metadata::MetadataPrior| {
+            Manifest::from_json(&Manifest { metadata: Some(prior), ..current.clone() }.to_json())
+        };
+        assert!(with(prior.clone()).is_ok());
+        let short = crate::metadata::MetadataPrior { bias: vec![0.0; 6], ..prior.clone() };
+        assert!(matches!(with(short), Err(BundleError::Manifest(m)) if m.contains("metadata")));
+        let nan = crate::metadata::MetadataPrior { referral: f32::NAN, ..prior.clone() };
+        assert!(with(nan).is_err());
+        // Lite1 members are named; Lite0 ones are not written (the old binding).
+        let mut lite1 = current.clone();
+        lite1.members[0].backbone = crate::efficientnet::Variant::Lite1;
+        assert!(lite1.to_json().contains("\"backbone\": \"lite1\""));
+        assert!(!current.to_json().contains("backbone"));
+        assert_eq!(
+            Manifest::from_json(&lite1.to_json()).map(|m| m.members[0].backbone).ok(),
+            Some(crate::efficientnet::Variant::Lite1)
+        );
     }
 }
