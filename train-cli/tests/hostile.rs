@@ -789,3 +789,41 @@ fn a_closed_output_pipe_ends_the_command_quietly() {
     assert!(out.is_file(), "the picture is written before anything is printed");
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// A folder data set with a file name that is not UTF-8: `split` names it
+/// at once (the split file is text, and the path would come back mangled
+/// and missing in `train`), and with --skip-bad leaves it out, listed.
+#[cfg(unix)]
+#[test]
+fn file_names_that_are_not_text_are_named_by_split() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = fresh_dir("not-utf8");
+    let data = dir.join("data");
+    let images = root().join("tests/fixtures/ham10000/images");
+    let mut photos: Vec<PathBuf> =
+        std::fs::read_dir(&images).unwrap().map(|e| e.unwrap().path()).collect();
+    photos.sort();
+    for (i, photo) in photos.iter().take(16).enumerate() {
+        let class = data.join(if i % 2 == 0 { "nv" } else { "mel" });
+        std::fs::create_dir_all(&class).unwrap();
+        let name = if i == 0 {
+            std::ffi::OsStr::from_bytes(b"mole-\xff\xfe.jpg").to_os_string()
+        } else {
+            photo.file_name().unwrap().to_os_string()
+        };
+        std::fs::copy(photo, class.join(name)).unwrap();
+    }
+    let split = dir.join("split.csv");
+    let args = ["split", path(&data), "--out", path(&split), "--val", "0.25", "--test", "0.25"];
+    let refused = dermlens(&args);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("not UTF-8") && stderr.contains("mole-"), "{stderr}");
+    assert!(!split.exists());
+    let skipped = dermlens(&[&args[..], &["--skip-bad"]].concat());
+    assert!(skipped.status.success(), "{}", String::from_utf8_lossy(&skipped.stderr));
+    let csv = std::fs::read_to_string(&split).unwrap();
+    assert_eq!(csv.lines().count(), 16, "15 photos and the header: {csv}");
+    assert!(!csv.contains("mole-"), "{csv}");
+    std::fs::remove_dir_all(dir).ok();
+}

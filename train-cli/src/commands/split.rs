@@ -46,6 +46,15 @@ fn check_images(dataset: &mut data::Dataset, skip_bad: bool) -> Result<Vec<Strin
     let mut hashes = Vec::new();
     dataset.samples.retain(|s| {
         bar.inc(1);
+        // The split file is UTF-8 text: such a path would be written mangled
+        // and found missing later, in train. Named now instead.
+        if s.path.to_str().is_none() {
+            problems.add(
+                "file names that are not UTF-8 text (the split file is text: rename them)",
+                crate::data::images::display_name(&s.path),
+            );
+            return false;
+        }
         let decoded = crate::files::read_limited(&s.path, crate::files::MAX_PHOTO_BYTES)
             .map_err(|e| format!("{e:#}"))
             .and_then(|bytes| {
