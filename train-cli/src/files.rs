@@ -84,6 +84,20 @@ fn sync_dir(dir: &Path) {
     }
 }
 
+/// An output that exists and is not a regular file (a folder, a device such
+/// as /dev/full or /dev/stdout, a FIFO, a socket) is never replaced: the
+/// temporary file would be renamed over it.
+fn refuse_special(target: &Path) -> Result<()> {
+    match fs::metadata(target) {
+        Ok(meta) if meta.is_dir() => bail!("{} is a folder, not a file", target.display()),
+        Ok(meta) if !meta.is_file() => bail!(
+            "{} is not a regular file (a device, FIFO or socket): refusing to replace it (choose a file)",
+            target.display()
+        ),
+        _ => Ok(()),
+    }
+}
+
 fn parent(path: &Path) -> &Path {
     path.parent().unwrap_or(Path::new(""))
 }
@@ -103,9 +117,7 @@ impl AtomicFile {
         if !dir.as_os_str().is_empty() {
             fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         }
-        if target.is_dir() {
-            bail!("{} is a folder, not a file", target.display());
-        }
+        refuse_special(target)?;
         let temporary = temporary(target);
         remove_if_stopped(&temporary);
         let file = fs::File::create(&temporary)
@@ -170,9 +182,7 @@ const KEPT: [&str; 6] =
 /// command's `inputs` (the same file, by whatever path), or a file a
 /// dermlens bundle or run folder keeps. Called before any work.
 pub fn check_output(out: &Path, inputs: &[&Path]) -> Result<()> {
-    if out.is_dir() {
-        bail!("{} is a folder, not a file", out.display());
-    }
+    refuse_special(out)?;
     if let Ok(target) = fs::canonicalize(out) {
         if inputs.iter().any(|i| fs::canonicalize(i).is_ok_and(|i| i == target)) {
             bail!(

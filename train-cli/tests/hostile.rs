@@ -827,3 +827,38 @@ fn file_names_that_are_not_text_are_named_by_split() {
     assert!(!csv.contains("mole-"), "{csv}");
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// `--out` naming a device or a FIFO (`/dev/full`, `/dev/stdout`): the
+/// finished file used to be renamed over it, replacing the device node (as
+/// root, /dev/full became a text file). Refused, and the node stays.
+#[cfg(unix)]
+#[test]
+fn an_output_that_is_a_device_or_fifo_is_never_replaced() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = fresh_dir("out-fifo");
+    let fifo = dir.join("out.csv");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let (photo, model) = (fixture_photo(), shipped_model());
+    let args = ["predict", path(&photo), "--model", path(&model)];
+    let output =
+        finished_within(dermlens_command(&[&args[..], &["--out", path(&fifo)]].concat()), &dir, 60);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("not a regular file") && stderr.contains("out.csv"), "{stderr}");
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo(), "the FIFO is still there");
+    let explained = finished_within(
+        dermlens_command(&[
+            "explain",
+            path(&fixture_photo()),
+            "--model",
+            path(&shipped_model()),
+            "--out",
+            path(&fifo),
+        ]),
+        &dir,
+        60,
+    );
+    assert!(!explained.status.success());
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+    std::fs::remove_dir_all(dir).ok();
+}
