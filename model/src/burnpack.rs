@@ -36,16 +36,14 @@ pub fn with_stable_ids<M: Module>(module: M) -> M {
         fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
             let (_, value, mapper) = param.consume();
             // The mapper keeps whether the parameter is trained.
-            Param::from_mapped_value(ParamId::from(stable_id(&self.path.join("."))), value, mapper)
+            Param::from_mapped_value(
+                ParamId::from(crate::rng::stable_hash(&self.path.join("."))),
+                value,
+                mapper,
+            )
         }
     }
     module.map(&mut Stable { path: Vec::new() })
-}
-
-/// FNV-1a of a parameter's dotted path: stable across runs, builds and machines.
-fn stable_id(path: &str) -> u64 {
-    path.bytes()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// Writes every tensor (BatchNorm statistics too, which have ids of their
@@ -55,7 +53,7 @@ struct StableIdsOnSave;
 
 impl ModuleAdapter for StableIdsOnSave {
     fn adapt(&self, mut tensor: PackTensor, _ctx: ModuleContext<'_>) -> PackTensor {
-        tensor.param_id = Some(stable_id(&tensor.name));
+        tensor.param_id = Some(crate::rng::stable_hash(&tensor.name));
         tensor
     }
 
@@ -127,7 +125,7 @@ mod tests {
             if let Some(id) = t.param_id
                 && !t.name.contains("running")
             {
-                assert_eq!(id, stable_id(&t.name), "{}", t.name);
+                assert_eq!(id, crate::rng::stable_hash(&t.name), "{}", t.name);
             }
         }
     }

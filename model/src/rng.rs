@@ -2,6 +2,13 @@
 //! dependency versions: splits and sampling orders must be reproducible
 //! years later from the seed alone.
 
+/// FNV-1a of `text`: a hash that is the same on every run, build and
+/// machine (parameter ids, folds of lesions).
+pub fn stable_hash(text: &str) -> u64 {
+    text.bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
 #[derive(Debug, Clone)]
 pub struct Rng(u64);
 

@@ -91,7 +91,8 @@ fn fit_metadata(
     // fitted on (two folds of lesions, each judged by the prior fitted on
     // the other): chosen on the photos it was fitted to, it would refer
     // fewer malignant lesions on new photos than asked.
-    let fold: Vec<usize> = groups.iter().map(|g| usize::from(fnv(g) % 2 == 1)).collect();
+    let fold: Vec<usize> =
+        groups.iter().map(|g| usize::from(model::rng::stable_hash(g) % 2 == 1)).collect();
     let mut adjusted: Vec<Option<ensemble::Prediction>> = vec![None; labels.len()];
     for f in 0..2 {
         let fit_on: Vec<usize> = (0..labels.len()).filter(|&i| fold[i] != f).collect();
@@ -124,12 +125,6 @@ fn fit_metadata(
         100.0 * without
     );
     Ok(prior)
-}
-
-/// FNV-1a of a lesion id: the same fold on every run and machine.
-fn fnv(text: &str) -> u64 {
-    text.bytes()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// The L2 penalty of the metadata prior's weights (`benches/metadata.py`
