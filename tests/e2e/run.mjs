@@ -258,6 +258,17 @@ async function matchesCli(page, photo, backend, extra = [], what = '') {
     `on ${backend}, ${path.basename(photo)}'s probabilities${what} match dermlens predict's within ${CLI_TOLERANCE} (largest difference ${worst.toExponential(1)})`);
 }
 
+// Answers the three questions as a person does; each answer re-analyses
+// the photo, so this waits for the last one's result.
+async function answer(page, age, sex, site) {
+  await page.fill('[data-test=age]', age);
+  await page.dispatchEvent('[data-test=age]', 'change');
+  await page.selectOption('[data-test=sex]', sex);
+  await page.selectOption('[data-test=site]', site);
+  await page.waitForTimeout(300);
+  await page.waitForFunction(() => !document.querySelector('[data-test=busy], [data-test=waiting]'), null, { timeout: 120_000 });
+}
+
 // Age, sex and body site: asked (optionally) because the bundle has a prior
 // for them; answering re-analyses the photo on screen with them, as
 // `dermlens predict --metadata` does; nothing of them is stored.
@@ -269,13 +280,7 @@ async function aboutChecks(page, photo, backend) {
   check(/not stored/.test(why), `and says why and that nothing is stored ("${why.slice(0, 120)}…")`);
   const metadata = path.join(out, 'metadata.csv');
   fs.writeFileSync(metadata, `image_id,age,sex,localization\n${path.basename(photo, '.jpg')},70,male,back\n`);
-  await page.fill('[data-test=age]', '70');
-  await page.dispatchEvent('[data-test=age]', 'change');
-  await page.selectOption('[data-test=sex]', 'male');
-  await page.selectOption('[data-test=site]', 'back');
-  // Each answer re-analyses the photo: wait for the last answer's result.
-  await page.waitForTimeout(300);
-  await page.waitForFunction(() => !document.querySelector('[data-test=busy], [data-test=waiting]'), null, { timeout: 120_000 });
+  await answer(page, '70', 'male', 'back');
   await matchesCli(page, photo, backend, ['--metadata', metadata], ' with age 70, male, back');
   check(await page.$('[data-test=with-metadata]'), 'the result says the answers were weighed in');
   const [plain, told] = [cliProbabilities(photo), cliProbabilities(photo, ['--metadata', metadata])];
@@ -289,12 +294,7 @@ async function aboutChecks(page, photo, backend) {
   });
   check(!/male|"age"|back/.test(kept), `the answers are not stored (storage: ${kept.slice(0, 160)})`);
   // Taking them back gives the photo's own result again.
-  await page.fill('[data-test=age]', '');
-  await page.dispatchEvent('[data-test=age]', 'change');
-  await page.selectOption('[data-test=sex]', '');
-  await page.selectOption('[data-test=site]', '');
-  await page.waitForTimeout(300);
-  await page.waitForFunction(() => !document.querySelector('[data-test=busy], [data-test=waiting]'), null, { timeout: 120_000 });
+  await answer(page, '', '', '');
   await matchesCli(page, photo, backend, [], ' with the answers taken back');
   check(!(await page.$('[data-test=with-metadata]')), 'and no longer says they were weighed in');
 }
