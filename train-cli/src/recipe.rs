@@ -152,6 +152,39 @@ pub struct Recipe {
     /// Seed of the run (members, sampling, augmentation).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// A finished run on the same split whose members teach (distillation):
+    /// their averaged soft predictions on the very views a member sees
+    /// become part of its target in the whole-network epochs.
+    #[arg(long, value_name = "RUN")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub teacher: Option<PathBuf>,
+    /// Share of the target that is the teacher's (the rest: the labels).
+    #[arg(long, default_value_t = DISTILL_WEIGHT)]
+    #[serde(default = "distill_weight", skip_serializing_if = "is_distill_weight")]
+    pub distill_weight: f32,
+    /// Temperature both the teacher's and the member's scores are softened by.
+    #[arg(long, default_value_t = DISTILL_TEMPERATURE)]
+    #[serde(default = "distill_temperature", skip_serializing_if = "is_distill_temperature")]
+    pub distill_temperature: f32,
+}
+
+// Recipes without a teacher serialise as before, so the fingerprints of
+// runs started earlier (their locks, `--resume`) are unchanged.
+const DISTILL_WEIGHT: f32 = 0.5;
+const DISTILL_TEMPERATURE: f32 = 2.0;
+fn distill_weight() -> f32 {
+    DISTILL_WEIGHT
+}
+fn distill_temperature() -> f32 {
+    DISTILL_TEMPERATURE
+}
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's signature
+fn is_distill_weight(x: &f32) -> bool {
+    *x == DISTILL_WEIGHT
+}
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_distill_temperature(x: &f32) -> bool {
+    *x == DISTILL_TEMPERATURE
 }
 
 impl Recipe {
@@ -233,6 +266,11 @@ impl Recipe {
             self.logit_adjust >= 0.0 && self.logit_adjust.is_finite(),
             "--logit-adjust must be 0 or more",
         );
+        check((0.0..=1.0).contains(&self.distill_weight), "--distill-weight must be in [0, 1]");
+        check(
+            self.distill_temperature > 0.0 && self.distill_temperature <= 20.0,
+            "--distill-temperature must be above 0 and at most 20",
+        );
         out
     }
 }
@@ -288,6 +326,7 @@ impl Recipe {
         self.split = std::path::absolute(&self.split)?;
         self.backbone =
             self.backbone.iter().map(std::path::absolute).collect::<std::io::Result<_>>()?;
+        self.teacher = self.teacher.as_deref().map(std::path::absolute).transpose()?;
         Ok(self)
     }
 }
@@ -350,5 +389,22 @@ mod tests {
         std::fs::write(&file, "[1, 2]").unwrap();
         assert!(merge_config(&file, &cli, &[]).is_err());
         std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn recipes_without_a_teacher_keep_their_earlier_form() {
+        // The shipped run's recipe, as written before distillation existed:
+        // its fingerprint (and so its lock and --resume) must not change.
+        let plain = Cli::parse_from(["x"]).recipe;
+        let text = serde_json::to_string(&plain).unwrap();
+        assert!(!text.contains("teacher") && !text.contains("distill"), "{text}");
+        let back: Recipe = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, plain);
+        let taught = Cli::parse_from(["x", "--teacher", "t", "--distill-weight", "0.7"]).recipe;
+        let text = serde_json::to_string(&taught).unwrap();
+        assert!(text.contains("\"teacher\":\"t\"") && text.contains("0.7"), "{text}");
+        assert_ne!(taught.fingerprint(), plain.fingerprint());
+        let wrong = Cli::parse_from(["x", "--distill-weight", "1.5"]).recipe;
+        assert!(wrong.problems().iter().any(|p| p.contains("--distill-weight")));
     }
 }

@@ -250,7 +250,14 @@ fn calibrate_and_evaluate(dir: &Path, run: &Path) {
 /// The exported bundle and its model card.
 fn export_with_card(dir: &Path, run: &Path) -> PathBuf {
     let bundle = dir.join("bundle");
-    ok(dermlens(&["export", path(run), "--out", path(&bundle)]).output().unwrap());
+    let notes = dir.join("levers.md");
+    std::fs::write(
+        &notes,
+        "| lever | before | after |\n| --- | --- | --- |\n| 224 px | 0.70 | 0.72 |\n",
+    )
+    .unwrap();
+    let args = ["export", path(run), "--out", path(&bundle), "--notes", path(&notes)];
+    ok(dermlens(&args).output().unwrap());
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(bundle.join("manifest.json")).unwrap())
             .unwrap();
@@ -279,6 +286,8 @@ fn export_with_card(dir: &Path, run: &Path) -> PathBuf {
     let sites = manifest["metadata"]["sites"].as_array().map_or(0, Vec::len);
     assert!(sites >= 2, "{manifest}");
     assert!(card.contains("Age, sex and body site, when a person gives them"), "{card}");
+    assert!(card.contains("## How the recipe was chosen\n\n| lever | before | after |"), "{card}");
+    assert!(card.contains("| 224 px | 0.70 | 0.72 |\n\n## Evaluation"), "{card}");
 
     bundle
 }
@@ -559,6 +568,7 @@ fn a_bundle_mixes_backbones() {
     let recorded: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("run.json")).unwrap()).unwrap();
     assert_eq!(recorded["variants"], serde_json::json!(["lite0", "lite1"]), "{recorded}");
+    distil_from(&dir, &split, &run);
     ok(dermlens(&["calibrate", path(&run), "--tta", "none"]).output().unwrap());
     let bundle = dir.join("bundle");
     ok(dermlens(&["export", path(&run), "--out", path(&bundle)]).output().unwrap());
@@ -615,4 +625,46 @@ fn a_bundle_mixes_backbones() {
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(stderr.contains("junk.bpk") && stderr.contains("import-backbone"), "{stderr}");
     std::fs::remove_dir_all(dir).ok();
+}
+
+/// A student trained with `teacher` (a finished run on the same split)
+/// against the same recipe without: the teacher's term changes the loss;
+/// a teacher of another split, or an unfinished one, is refused.
+fn distil_from(dir: &Path, split: &Path, teacher: &Path) {
+    let student = |name: &str, extra: &[&str]| {
+        let out = dir.join(name);
+        let small = ["--members", "1", "--inputs", "48", "--batch", "8", "--head-epochs", "1"];
+        let length = ["--epochs", "1", "--epoch-images", "16"];
+        let args = train_args(split, &out, &[&small[..], &length, extra].concat());
+        let output = Command::new(env!("CARGO_BIN_EXE_dermlens")).args(&args).output().unwrap();
+        (out, output)
+    };
+    let full_loss = |run: &Path| {
+        let log = std::fs::read_to_string(run.join("member-0/log.csv")).unwrap();
+        let row = log.lines().find(|l| l.starts_with("full,")).unwrap().to_string();
+        row.split(',').nth(3).unwrap().parse::<f64>().unwrap()
+    };
+    let (alone, output) = student("alone", &[]);
+    ok(output);
+    let (taught, output) =
+        student("taught", &["--teacher", path(teacher), "--distill-weight", "0.8"]);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    ok(output);
+    assert!(stderr.contains("teacher: 2 members"), "{stderr}");
+    let (a, t) = (full_loss(&alone), full_loss(&taught));
+    assert!((a - t).abs() > 1e-4, "the teacher changed nothing: {a} vs {t}");
+    let recorded = std::fs::read_to_string(taught.join("run.json")).unwrap();
+    assert!(recorded.contains("\"distill_weight\": 0.8"), "{recorded}");
+    // The same photos split otherwise: the teacher may have seen this run's test part.
+    let other = dir.join("other-split.csv");
+    std::fs::write(&other, std::fs::read_to_string(split).unwrap() + "\n").unwrap();
+    let args = train_args(&other, &dir.join("taught-other"), &["--teacher", path(teacher)]);
+    let refused = Command::new(env!("CARGO_BIN_EXE_dermlens")).args(&args).output().unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("another split"), "{stderr}");
+    let (_, refused) = student("taught-by-nothing", &["--teacher", path(&dir.join("no-such-run"))]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("no-such-run") && stderr.contains("not a run folder"), "{stderr}");
 }

@@ -10,10 +10,11 @@ use burn::tensor::Device;
 use model::classes::LesionClass;
 use model::classifier::Classifier;
 use model::efficientnet::Variant;
-use model::preprocess::Normalization;
+use model::preprocess::{Normalization, Preparation};
 
 use super::fit::{self, FitOptions, MemberData};
 use super::loss::{LossConfig, inverse_frequency_weights, logit_offsets};
+use super::teacher::{Student, Teacher};
 use super::{checkpoint, features, images, sampler};
 use crate::context::Context;
 use crate::data::split::{self, Part};
@@ -167,6 +168,7 @@ struct Shared {
     val: images::Photos,
     loss: LossConfig,
     cache: PathBuf,
+    teacher: Option<Teacher>,
 }
 
 /// Trains member `member`.
@@ -212,8 +214,30 @@ fn train_member(
         val: &shared.val,
         train_features: &train_features,
         val_features: &val_features,
+        teacher: shared.teacher.as_ref(),
     };
     fit::fit_member(&dir.member(member), start, seed, &data, &options, device)
+}
+
+/// Distillation's teacher, when the recipe names one.
+fn load_teacher(
+    recipe: &Recipe,
+    inputs: &Inputs,
+    preparation: Preparation,
+    ctx: &Context,
+) -> Result<Option<Teacher>> {
+    let Some(path) = &recipe.teacher else { return Ok(None) };
+    let student =
+        Student { split_sha256: &inputs.split_hash, preparation, classes: &inputs.classes };
+    let teacher = Teacher::load(
+        path,
+        &student,
+        recipe.distill_weight,
+        recipe.distill_temperature,
+        &ctx.device,
+    )?;
+    eprintln!("teacher: {} members of {}", teacher.members(), path.display());
+    Ok(Some(teacher))
 }
 
 /// Trains (or resumes) `recipe` in `dir`.
@@ -232,14 +256,18 @@ pub fn train(
     let inputs = Inputs::read(recipe, ctx)?;
     let _lock = claim(dir, recipe, resume)?;
     let mut run = describe_run(dir, recipe, resume, &inputs, ctx)?;
+    let preparation = run.preparation();
+    // Checked before the run folder gets its description: a refused
+    // teacher leaves the folder as it was.
+    let teacher = load_teacher(&run.options, &inputs, preparation, ctx)?;
     dir.save(&run)?;
 
-    let preparation = run.preparation();
     let train_samples = inputs.split.part(Part::Train);
     let largest = recipe.inputs.iter().copied().max().unwrap_or(224);
     // No view needs more than half again the largest input along the shorter side.
     let keep = largest + largest / 2;
     let shared = Shared {
+        teacher,
         train: images::load(&train_samples, keep, &preparation, "reading train")?,
         val: images::load(&inputs.split.part(Part::Val), keep, &preparation, "reading val")?,
         loss: loss_config(recipe, &train_samples, inputs.classes.len()),

@@ -18,9 +18,10 @@ use super::checkpoint::{Checkpoint, MemberState, Stage};
 use super::ema::Ema;
 use super::features::Pooled;
 use super::images::Photos;
-use super::loss::{LossConfig, loss};
+use super::loss::{LossConfig, distillation, loss};
 use super::sampler::{self, Sampling};
 use super::schedule::learning_rate;
+use super::teacher::Teacher;
 use crate::metrics;
 use crate::progress;
 use crate::recipe::Recipe;
@@ -103,6 +104,8 @@ pub struct MemberData<'a> {
     /// Frozen ImageNet features of the same photos, for the head stage.
     pub train_features: &'a Pooled,
     pub val_features: &'a Pooled,
+    /// Distillation's teacher, if the recipe names one.
+    pub teacher: Option<&'a Teacher>,
 }
 
 /// The optimizer: AdamW, with no weight decay on BatchNorm parameters and
@@ -253,15 +256,8 @@ pub fn fit_member(
         let started = std::time::Instant::now();
         let (mut loss_sum, mut lr) = (0.0, 0.0);
         for (b, batch) in batches.iter().enumerate() {
-            let labels: Vec<usize> = batch.iter().map(|&i| data.train.labels[i]).collect();
-            let logits = match stage {
-                Stage::Head => model.classify_pooled(data.train_features.batch(batch, &autodiff)),
-                _ => {
-                    let input = views(data.train, batch, options, seed, epoch, b, &autodiff);
-                    model.forward(input)
-                }
-            };
-            let batch_loss = loss(logits, &labels, &options.loss);
+            let step = Step { stage, seed, epoch, index: b };
+            let batch_loss = step_loss(&model, batch, data, options, &step, [device, &autodiff])?;
             let value = finite_loss(&batch_loss, stage, epoch, b, dir)?;
             loss_sum += f64::from(value);
             lr = learning_rate(stage_options.learning_rate, epoch * steps + b, total_steps, warmup);
@@ -396,19 +392,45 @@ fn record(dir: &MemberDir, state: &mut MemberState, row: LogRow) {
     state.epoch += 1;
 }
 
-/// The augmented views of one batch. Each photo's view has its own
-/// generator: fresh per (epoch, position), or one of `fixed_views` per photo.
-fn views(
-    photos: &Photos,
-    batch: &[usize],
-    options: &FitOptions,
+/// Where a training step stands.
+struct Step {
+    stage: Stage,
     seed: u64,
     epoch: usize,
-    step: usize,
-    device: &Device,
-) -> Tensor<4> {
+    index: usize,
+}
+
+/// The loss of one batch (`model` on `autodiff`, the teacher on `device`): on the cached
+/// features in the head stage, else on fresh augmented views, with the
+/// teacher's soft targets on the same views blended in when there is one.
+fn step_loss(
+    model: &Classifier,
+    batch: &[usize],
+    data: &MemberData,
+    options: &FitOptions,
+    step: &Step,
+    [device, autodiff]: [&Device; 2],
+) -> Result<Tensor<1>> {
+    let labels: Vec<usize> = batch.iter().map(|&i| data.train.labels[i]).collect();
+    if step.stage == Stage::Head {
+        let logits = model.classify_pooled(data.train_features.batch(batch, autodiff));
+        return Ok(loss(logits, &labels, &options.loss));
+    }
+    let inputs = views(data.train, batch, options, step);
+    let size = [options.input as usize, options.input as usize];
+    let logits = model.forward(preprocess::batch(&inputs, size, autodiff));
+    let Some(teacher) = data.teacher else { return Ok(loss(logits, &labels, &options.loss)) };
+    let soft = teacher.soft_targets(preprocess::batch(&inputs, size, device))?;
+    let taught = distillation(logits.clone(), &soft, teacher.temperature);
+    Ok(loss(logits, &labels, &options.loss) * (1.0 - teacher.weight) + taught * teacher.weight)
+}
+
+/// The augmented views of one batch. Each photo's view has its own
+/// generator: fresh per (epoch, position), or one of `fixed_views` per photo.
+fn views(photos: &Photos, batch: &[usize], options: &FitOptions, step: &Step) -> Vec<Vec<f32>> {
+    let (seed, epoch, step) = (step.seed, step.epoch, step.index);
     let size = options.input;
-    let inputs: Vec<Vec<f32>> = batch
+    batch
         .par_iter()
         .enumerate()
         .map(|(k, &i)| {
@@ -421,6 +443,5 @@ fn views(
             };
             options.augment.view(&photos.images[i], size, &options.normalization, &mut rng)
         })
-        .collect();
-    preprocess::batch(&inputs, [size as usize, size as usize], device)
+        .collect()
 }

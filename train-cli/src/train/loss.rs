@@ -73,6 +73,20 @@ pub fn loss(logits: Tensor<2>, labels: &[usize], config: &LossConfig) -> Tensor<
     (per_sample * weights.clone()).sum() / weights.sum()
 }
 
+/// Distillation's term (Hinton et al. 2015): the cross-entropy of the
+/// student's `logits` softened by `temperature` against the teacher's
+/// softened probabilities `soft` (row after row), times `temperature^2` so
+/// that its gradients keep their size whatever the temperature. The raw
+/// logits are compared (no logit adjustment): the teacher's were trained to
+/// be the balanced scores the student's should become.
+pub fn distillation(logits: Tensor<2>, soft: &[f32], temperature: f32) -> Tensor<1> {
+    let device: Device = logits.device();
+    let [batch, classes] = logits.dims();
+    let soft = Tensor::<2>::from_data(TensorData::new(soft.to_vec(), [batch, classes]), &device);
+    let log_p = log_softmax(logits / temperature, 1);
+    (soft * log_p).sum_dim(1).neg().flatten::<1>(0, 1).mean() * (temperature * temperature)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,6 +134,20 @@ mod tests {
         // Target (0.8, 0.1, 0.1): -0.8 ln p0 - 0.2 ln p1.
         let p1 = 1.0 / (2f32.exp() + 2.0);
         close(value(LOGITS, [0, 0], &c), -0.8 * p0().ln() - 0.2 * p1.ln());
+    }
+
+    #[test]
+    fn distillation_is_the_softened_cross_entropy_times_t_squared() {
+        let device = Device::flex();
+        let logits =
+            Tensor::<2>::from_data(TensorData::new(vec![2.0f32, 0.0, 0.0], [1, 3]), &device);
+        let soft = [0.5f32, 0.25, 0.25];
+        let t = 2.0f32;
+        // softmax of (1, 0, 0): p0 = e / (e + 2), p1 = p2 = 1 / (e + 2).
+        let e = 1f32.exp();
+        let expected = -(0.5 * (e / (e + 2.0)).ln() + 0.5 * (1.0 / (e + 2.0)).ln()) * t * t;
+        let got = distillation(logits, &soft, t).into_data().try_to_vec::<f32>().expect("f32")[0];
+        close(got, expected);
     }
 
     #[test]

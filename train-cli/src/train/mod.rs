@@ -1,7 +1,8 @@
 //! The training machinery behind `dermlens train`: the photos in memory,
 //! their augmented views, the frozen backbone's cached features, sampling,
 //! the loss, the learning-rate schedule, the weight average, checkpoints
-//! the per-member training loop and a whole run's training.
+//! the per-member training loop, distillation's teacher and a whole run's
+//! training.
 
 pub mod augment;
 pub mod checkpoint;
@@ -13,3 +14,4 @@ pub mod images;
 pub mod loss;
 pub mod sampler;
 pub mod schedule;
+pub mod teacher;

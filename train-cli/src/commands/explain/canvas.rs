@@ -1,5 +1,6 @@
 //! An RGB pixel buffer with the few drawing operations the explain panel
-//! needs (a picture, filled boxes, text), and its PNG encoding. Coordinates
+//! needs (a picture, filled boxes, blended pixels for text), and its PNG
+//! encoding. Coordinates
 //! are in pixels from the top-left corner; anything outside is clipped.
 
 use anyhow::{Context, Result};
@@ -35,9 +36,22 @@ impl Canvas {
     }
 
     /// Sets one pixel.
-    pub fn put(&mut self, x: i64, y: i64, colour: Rgb) {
+    fn put(&mut self, x: i64, y: i64, colour: Rgb) {
         if self.inside(x, y) {
             self.image.put_pixel(x as u32, y as u32, image::Rgb(colour));
+        }
+    }
+
+    /// Mixes `colour` into one pixel by `coverage` (0: unchanged, 1: replaced),
+    /// as a glyph's anti-aliased edge covers it.
+    pub fn blend(&mut self, x: i64, y: i64, colour: Rgb, coverage: f32) {
+        if !self.inside(x, y) {
+            return;
+        }
+        let a = coverage.clamp(0.0, 1.0);
+        let pixel = self.image.get_pixel_mut(x as u32, y as u32);
+        for (old, new) in pixel.0.iter_mut().zip(colour) {
+            *old = (f32::from(*old) * (1.0 - a) + f32::from(new) * a).round() as u8;
         }
     }
 
@@ -87,6 +101,17 @@ mod tests {
             .filter(|&(x, y)| canvas.pixel(x, y) == RED)
             .count();
         assert_eq!(filled, 6 + 4);
+    }
+
+    #[test]
+    fn blending_mixes_by_coverage_and_clips() {
+        let mut canvas = Canvas::new(3, 1, WHITE);
+        canvas.blend(0, 0, [0, 0, 0], 0.5);
+        canvas.blend(1, 0, [0, 0, 0], 1.0);
+        canvas.blend(5, 0, [0, 0, 0], 1.0);
+        assert_eq!(canvas.pixel(0, 0), [128, 128, 128]);
+        assert_eq!(canvas.pixel(1, 0), [0, 0, 0]);
+        assert_eq!(canvas.pixel(2, 0), WHITE);
     }
 
     #[test]

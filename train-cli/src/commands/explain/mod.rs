@@ -2,7 +2,7 @@
 //! blended over it, and the ensemble's probabilities beside it, as a PNG.
 
 mod canvas;
-mod font;
+mod text;
 
 use std::path::PathBuf;
 
@@ -15,7 +15,7 @@ use model::{colormap, gradcam, preprocess};
 
 use crate::context::Context;
 use canvas::Canvas;
-use font::{draw_text, text_height, text_width};
+use text::Text;
 
 /// Write a photo with the Grad-CAM heat map of one class over it and the
 /// ensemble's probabilities beside it, as a PNG.
@@ -67,67 +67,66 @@ fn pick_class(classes: &[LesionClass], code: Option<&str>, top: usize) -> Result
 const BAR_WIDTH: u32 = 60;
 /// The largest text scale: the panel's width grows with it.
 const MAX_TEXT_SCALE: u32 = 5;
+/// The font's size in pixels per em at text scale 1.
+const FONT_SIZE: f32 = 9.0;
 
-/// Width of the longest class name at `scale`.
-fn name_column(classes: &[LesionClass], scale: u32) -> u32 {
-    classes.iter().map(|c| text_width(&c.name, scale)).max().unwrap_or(0)
+/// Width of the longest class name.
+fn name_column(classes: &[LesionClass], text: &Text) -> u32 {
+    classes.iter().map(|c| text.width(&c.name)).max().unwrap_or(0)
 }
 
 /// The panel: margins, names, percents, bars.
-fn panel_width(classes: &[LesionClass], scale: u32) -> u32 {
-    let rows = name_column(classes, scale) + text_width("over 99%", scale) + BAR_WIDTH * scale;
-    rows.max(text_width("malignant classes together over 99%", scale)) + 14 * scale
+fn panel_width(classes: &[LesionClass], text: &Text, scale: u32) -> u32 {
+    let rows = name_column(classes, text) + text.width("over 99%") + BAR_WIDTH * scale;
+    rows.max(text.width("malignant classes together over 99%")) + 14 * scale
 }
 
 /// The side panel: what is explained, the sorted probabilities, warnings.
 fn panel(
     canvas: &mut Canvas,
     x: i64,
-    scale: u32,
+    (text, scale): (&Text, u32),
     analysis: &Analysis,
     classes: &[LesionClass],
     class: usize,
 ) {
-    let line = i64::from(text_height(scale) + 3 * scale);
+    let line = i64::from(text.line_height() + 3 * scale);
     let mut y = i64::from(4 * scale);
     let prediction = &analysis.prediction;
-    draw_text(canvas, x, y, &format!("Grad-CAM of {}", classes[class].name), scale, INK);
+    text.draw(canvas, x, y, &format!("Grad-CAM of {}", classes[class].name), INK);
     y += line * 3 / 2;
     let mut order: Vec<usize> = (0..classes.len()).collect();
     order.sort_by(|&a, &b| prediction.probabilities[b].total_cmp(&prediction.probabilities[a]));
     let bar_width = i64::from(BAR_WIDTH * scale);
     // The names in one column, the percents (whole, as the page and
     // `predict` show them) right-aligned in the next, then the bars.
-    let names = i64::from(name_column(classes, scale));
+    let names = i64::from(name_column(classes, text));
     for c in order {
         let p = prediction.probabilities[c];
-        draw_text(canvas, x, y, &classes[c].name, scale, INK);
+        text.draw(canvas, x, y, &classes[c].name, INK);
         let share = Percent::of(p).to_string();
-        let right = names + i64::from(text_width("over 99%", scale) + 2 * scale);
-        draw_text(canvas, x + right - i64::from(text_width(&share, scale)), y, &share, scale, INK);
+        let right = names + i64::from(text.width("over 99%") + 2 * scale);
+        text.draw(canvas, x + right - i64::from(text.width(&share)), y, &share, INK);
         let bar_x = x + right + i64::from(3 * scale);
-        canvas.fill_rect(bar_x, y, bar_width, i64::from(5 * scale), TRACK);
+        // The bar centred on the line's lower-case letters.
+        let (bar_y, bar_height) =
+            (y + i64::from(text.line_height() / 2 - scale), i64::from(5 * scale));
+        canvas.fill_rect(bar_x, bar_y, bar_width, bar_height, TRACK);
         let colour = if classes[c].malignant { BAR_MALIGNANT } else { BAR };
-        canvas.fill_rect(
-            bar_x,
-            y,
-            (bar_width as f32 * p).round() as i64,
-            i64::from(5 * scale),
-            colour,
-        );
+        let filled = (bar_width as f32 * p).round() as i64;
+        canvas.fill_rect(bar_x, bar_y, filled, bar_height, colour);
         y += line;
     }
     y += line / 2;
     let members = prediction.members.len();
     let agreeing = (prediction.agreement * members as f32).round() as usize;
-    draw_text(canvas, x, y, &format!("{agreeing} of {members} members agree"), scale, INK);
+    text.draw(canvas, x, y, &format!("{agreeing} of {members} members agree"), INK);
     y += line;
-    draw_text(
+    text.draw(
         canvas,
         x,
         y,
         &format!("malignant classes together {}", Percent::of(prediction.malignant)),
-        scale,
         INK,
     );
     y += line;
@@ -140,7 +139,7 @@ fn panel(
     }
     notes.extend(analysis.issues.iter().map(|i| i.code().replace('_', " ")));
     if !notes.is_empty() {
-        draw_text(canvas, x, y, &format!("warning: {}", notes.join(", ")), scale, BAR_MALIGNANT);
+        text.draw(canvas, x, y, &format!("warning: {}", notes.join(", ")), BAR_MALIGNANT);
     }
 }
 
@@ -182,11 +181,12 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
     // Text scaled with the photo, so that it stays legible on big photos,
     // within bounds: the panel holds the classes' full names.
     let scale = (h / 180).clamp(2, MAX_TEXT_SCALE);
-    let panel_width = panel_width(classes, scale);
-    let height = h.max(PANEL_LINES * (text_height(scale) + 3 * scale));
+    let text = Text::new(FONT_SIZE * scale as f32)?;
+    let panel_width = panel_width(classes, &text, scale);
+    let height = h.max(PANEL_LINES * (text.line_height() + 3 * scale));
     let mut canvas = Canvas::new(w + panel_width, height, WHITE);
     canvas.draw_image(0, 0, &blended);
-    panel(&mut canvas, i64::from(w + 6 * scale), scale, &analysis, classes, class);
+    panel(&mut canvas, i64::from(w + 6 * scale), (&text, scale), &analysis, classes, class);
     crate::files::write_atomic(out, &canvas.to_png()?)?;
 
     let guidance = model::guidance::guidance(&analysis.prediction, classes);

@@ -44,7 +44,14 @@ pub struct Args {
     /// Where the model comes from and its terms of use, shown to users.
     #[arg(long, default_value = HAM10000_PROVENANCE)]
     pub provenance: String,
+    /// Markdown added to the model card under "How the recipe was chosen"
+    /// (e.g. each measured lever, before and after).
+    #[arg(long, value_name = "MARKDOWN")]
+    pub notes: Option<PathBuf>,
 }
+
+/// Notes longer than this are not a model card's.
+const MAX_NOTES_BYTES: u64 = 1_000_000;
 
 /// The default provenance note, for models trained on HAM10000.
 pub const HAM10000_PROVENANCE: &str = "EfficientNet-Lite (ImageNet weights, Apache-2.0) fine-tuned by dermlens on HAM10000 \
@@ -114,6 +121,13 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
     let run = dir.load()?;
     let calibration = dir.load_calibration()?;
     let previous = previous_bundle(out)?;
+    let notes = match &args.notes {
+        Some(path) => Some(
+            String::from_utf8(crate::files::read_limited(path, MAX_NOTES_BYTES)?)
+                .with_context(|| format!("{} is not UTF-8 text", path.display()))?,
+        ),
+        None => None,
+    };
     if calibration.scaling.temperatures.len() != run.options.members
         || calibration.familiarity.len() != run.options.members
     {
@@ -183,7 +197,8 @@ pub fn run(args: Args, ctx: &Context) -> Result<()> {
         crate::files::write_atomic(&out.join(name), bytes)?;
     }
     let weight_bytes: usize = files.iter().map(|(_, b)| b.len()).sum();
-    let card = model_card::write(&dir, &run, &calibration, &manifest, weight_bytes)?;
+    let card =
+        model_card::write(&dir, &run, &calibration, &manifest, weight_bytes, notes.as_deref())?;
     crate::files::write_atomic(&out.join(model_card::FILE), card.as_bytes())?;
     crate::files::write_atomic(&out.join(MANIFEST), manifest.to_json().as_bytes())?;
     remove_stale(out, &previous, &files.iter().map(|(name, _)| name.clone()).collect::<Vec<_>>())?;

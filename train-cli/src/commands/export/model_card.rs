@@ -22,12 +22,16 @@ pub fn write(
     calibration: &Calibration,
     manifest: &Manifest,
     bytes: usize,
+    notes: Option<&str>,
 ) -> Result<String> {
     let mut card = String::new();
     header(&mut card, run, manifest, bytes)?;
     data(&mut card, run)?;
     training(&mut card, dir, run, manifest)?;
     calibration_words(&mut card, calibration)?;
+    if let Some(notes) = notes {
+        writeln!(card, "## How the recipe was chosen\n\n{}\n", notes.trim())?;
+    }
     writeln!(card, "## Evaluation\n")?;
     match dir.evaluation_table() {
         Some(table) => writeln!(
@@ -159,6 +163,18 @@ fn training(card: &mut String, dir: &RunDir, run: &Run, manifest: &Manifest) -> 
             card,
             "Every photo's colours are evened out (shades-of-grey colour constancy) before the network sees \
              it, in training and in use.\n"
+        )?;
+    }
+    if let Some(teacher) = &recipe.teacher {
+        let name =
+            teacher.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        writeln!(
+            card,
+            "Distilled: in the whole-network epochs, {:.0}% of each view's target was the mean prediction of \
+             the members of a finished run on the same split (`{name}`) on the same view, softened by \
+             temperature {}.\n",
+            recipe.distill_weight * 100.0,
+            recipe.distill_temperature
         )?;
     }
     let minutes: f64 = run.seconds.iter().sum::<f64>() / 60.0;
