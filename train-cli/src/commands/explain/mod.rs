@@ -78,7 +78,8 @@ fn name_column(classes: &[LesionClass], text: &Text) -> u32 {
 /// The panel: margins, names, percents, bars.
 fn panel_width(classes: &[LesionClass], text: &Text, scale: u32) -> u32 {
     let rows = name_column(classes, text) + text.width("over 99%") + BAR_WIDTH * scale;
-    rows.max(text.width("malignant classes together over 99%")) + 14 * scale
+    // The gaps before, between and after the columns (6 + 2 + 3 + 6).
+    rows.max(text.width("malignant classes together over 99%")) + 17 * scale
 }
 
 /// The side panel: what is explained, the sorted probabilities, warnings.
