@@ -194,12 +194,23 @@ impl Recipe {
         model::bundle::sha256_hex(text.as_bytes())[..16].to_string()
     }
 
+    /// Every option by name, those left out of the saved form included
+    /// (for comparing, merging and sweeping options by name).
+    pub fn fields(&self) -> Result<serde_json::Map<String, serde_json::Value>> {
+        let serde_json::Value::Object(mut fields) = serde_json::to_value(self)? else {
+            bail!("internal: a recipe is an object")
+        };
+        fields.insert("teacher".into(), serde_json::to_value(&self.teacher)?);
+        fields.insert("distill_weight".into(), serde_json::to_value(self.distill_weight)?);
+        fields
+            .insert("distill_temperature".into(), serde_json::to_value(self.distill_temperature)?);
+        Ok(fields)
+    }
+
     /// The options named in `given` whose value in `other` differs from
     /// this recipe's, as `--name other (this run: ours)`.
     pub fn differences(&self, other: &Self, given: &[String]) -> Vec<String> {
-        let (Ok(serde_json::Value::Object(ours)), Ok(serde_json::Value::Object(theirs))) =
-            (serde_json::to_value(self), serde_json::to_value(other))
-        else {
+        let (Ok(ours), Ok(theirs)) = (self.fields(), other.fields()) else {
             return Vec::new();
         };
         given
@@ -345,9 +356,7 @@ pub fn merge_config(file: &Path, cli: &Recipe, given: &[String]) -> Result<Recip
     let serde_json::Value::Object(fields) = &mut saved else {
         bail!("{} holds no recipe", file.display())
     };
-    let serde_json::Value::Object(ours) = serde_json::to_value(cli)? else {
-        bail!("internal: a recipe is an object")
-    };
+    let ours = cli.fields()?;
     for name in given {
         if let Some(v) = ours.get(name) {
             fields.insert(name.clone(), v.clone());
@@ -386,6 +395,14 @@ mod tests {
         assert_eq!(merged.epochs, 3, "from the file");
         assert_eq!(merged.lr, 0.25, "given on the command line");
         assert_eq!(merged.members, saved.members, "not marked as given: the file's");
+        // An option given at its default still wins over the file's value,
+        // the options left out of the saved form too.
+        saved.distill_weight = 0.8;
+        std::fs::write(&file, serde_json::json!({ "options": saved }).to_string()).unwrap();
+        let cli = Cli::parse_from(["x", "--distill-weight", "0.5"]).recipe;
+        let merged = merge_config(&file, &cli, &["distill_weight".to_string()]).unwrap();
+        assert_eq!(merged.distill_weight, 0.5);
+        assert_eq!(saved.differences(&cli, &["distill_weight".to_string()]).len(), 1);
         std::fs::write(&file, "[1, 2]").unwrap();
         assert!(merge_config(&file, &cli, &[]).is_err());
         std::fs::remove_dir_all(dir).ok();
@@ -399,6 +416,12 @@ mod tests {
         let text = serde_json::to_string(&plain).unwrap();
         assert!(!text.contains("teacher") && !text.contains("distill"), "{text}");
         let back: Recipe = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, plain);
+        // Yet they are options by name, for --config, --resume and sweep's --grid.
+        let fields = plain.fields().unwrap();
+        assert_eq!(fields["teacher"], serde_json::Value::Null);
+        assert_eq!(fields["distill_weight"], serde_json::json!(0.5));
+        let back: Recipe = serde_json::from_value(serde_json::Value::Object(fields)).unwrap();
         assert_eq!(back, plain);
         let taught = Cli::parse_from(["x", "--teacher", "t", "--distill-weight", "0.7"]).recipe;
         let text = serde_json::to_string(&taught).unwrap();

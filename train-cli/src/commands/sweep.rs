@@ -308,9 +308,7 @@ fn table(results: &[TrialResult], pending: usize) -> String {
 
 pub fn run(args: Args, ctx: &Context) -> Result<()> {
     let base = args.recipe.resolve()?;
-    let serde_json::Value::Object(fields) = serde_json::to_value(&base)? else {
-        bail!("internal: a recipe is an object")
-    };
+    let fields = base.fields()?;
     let axes: Vec<Axis> = args.grid.iter().map(|g| axis(g, &fields)).collect::<Result<_>>()?;
     let mut trials = match args.vary {
         Vary::Grid => combinations(&axes),
